@@ -1,0 +1,33 @@
+//! # Palisade
+//!
+//! A streaming security and compliance processor for LLM agent traffic.
+//!
+//! Agents publish interactions (prompt, response, tool calls) and telemetry to Kafka.
+//! Palisade consumes them, runs a graph of stages over every event and emits alerts, a
+//! redacted copy of the stream and dead letters for what it cannot read.
+//!
+//! ```text
+//!  source ──► detect ──► redact ──┬──► sink: alerts
+//!  (decode,   (rules,    (PII     ├──► sink: redacted interactions
+//!   validate)  scores)   policy)  └──► sink: dead letters
+//! ```
+//!
+//! Module map:
+//! - [`event`]: the wire types and their strict decoding.
+//! - [`fields`]: the text leaves of an interaction that stages scan.
+//! - [`detect`]: rule loading and the detection engine.
+//! - [`pii`]: recognizers, policies and redaction.
+//! - [`analyze`]: detection + redaction of one event, shared by every entry point.
+//! - [`generate`]: deterministic synthetic agent traffic.
+//! - [`pipeline`]: pipeline files: parsing, validation.
+//! - [`runtime`]: the stage graph: batches, acknowledgements, workers, shutdown.
+//! - [`sources`], [`stages`], [`sinks`]: the components a pipeline wires together.
+//!
+//! See `docs/ARCHITECTURE.md` for the design and its invariants.
+
+pub mod analyze;
+pub mod detect;
+pub mod event;
+pub mod fields;
+pub mod generate;
+pub mod pii;
