@@ -78,7 +78,10 @@ fn walk<'a>(value: &'a Value, path: &mut String, f: &mut impl FnMut(FieldKind, &
 }
 
 /// Like [`for_each_text`], with mutable access to each leaf (same order, same paths).
-pub fn for_each_text_mut(event: &mut InteractionEvent, mut f: impl FnMut(FieldKind, &str, &mut String)) {
+pub fn for_each_text_mut(
+    event: &mut InteractionEvent,
+    mut f: impl FnMut(FieldKind, &str, &mut String),
+) {
     if let Some(prompt) = &mut event.prompt {
         f(FieldKind::Prompt, "prompt", prompt);
     }
@@ -98,7 +101,11 @@ pub fn for_each_text_mut(event: &mut InteractionEvent, mut f: impl FnMut(FieldKi
     }
 }
 
-fn walk_mut(value: &mut Value, path: &mut String, f: &mut impl FnMut(FieldKind, &str, &mut String)) {
+fn walk_mut(
+    value: &mut Value,
+    path: &mut String,
+    f: &mut impl FnMut(FieldKind, &str, &mut String),
+) {
     match value {
         Value::String(s) => f(FieldKind::Tool, path, s),
         Value::Array(items) => {
@@ -134,7 +141,9 @@ mod tests {
             "result":"z"},{"name":"shell","arguments":"ls -la"}]}"#;
         let event = Decoder::default().interaction(json.as_bytes()).unwrap();
         let mut seen = Vec::new();
-        for_each_text(&event, |kind, path, text| seen.push((kind, path.to_owned(), text.to_owned())));
+        for_each_text(&event, |kind, path, text| {
+            seen.push((kind, path.to_owned(), text.to_owned()))
+        });
         let paths: Vec<_> = seen.iter().map(|(_, p, t)| format!("{p}={t}")).collect();
         assert_eq!(
             paths,
@@ -153,7 +162,10 @@ mod tests {
             mut_paths.push(path.to_owned());
             text.make_ascii_uppercase();
         });
-        assert_eq!(mut_paths, seen.iter().map(|(_, p, _)| p.clone()).collect::<Vec<_>>());
+        assert_eq!(
+            mut_paths,
+            seen.iter().map(|(_, p, _)| p.clone()).collect::<Vec<_>>()
+        );
         assert_eq!(event.tool_calls[0].arguments["q"], "X");
     }
 }

@@ -31,3 +31,8 @@ pub mod event;
 pub mod fields;
 pub mod generate;
 pub mod pii;
+pub mod pipeline;
+pub mod runtime;
+pub mod sinks;
+pub mod sources;
+pub mod stages;

@@ -10,8 +10,8 @@
 use std::cell::Cell;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::{CallStatus, Event, InteractionEvent, TelemetryEvent, Timestamp, ToolCall};
@@ -50,7 +50,10 @@ pub enum DecodeErrorKind {
     /// The record is not well-formed JSON.
     Syntax { message: String },
     /// A field has the wrong type or an invalid value.
-    Field { path: String, expected: &'static str },
+    Field {
+        path: String,
+        expected: &'static str,
+    },
     /// A field appears twice in one object (ambiguous: consumers could disagree).
     Duplicate { path: String },
     /// A required field is absent.
@@ -95,7 +98,10 @@ impl fmt::Display for DecodeErrorKind {
                  in the pipeline settings if such events are legitimate)"
             ),
             Self::NotUtf8 { valid_up_to } => {
-                write!(f, "event is not valid UTF-8 (first bad byte at offset {valid_up_to})")
+                write!(
+                    f,
+                    "event is not valid UTF-8 (first bad byte at offset {valid_up_to})"
+                )
             }
             Self::NotAnObject { found } => write!(f, "expected a JSON object, found {found}"),
             Self::Syntax { message } => write!(f, "malformed JSON: {message}"),
@@ -131,7 +137,10 @@ impl Default for Decoder {
 
 impl Decoder {
     pub fn new(max_event_bytes: usize) -> Self {
-        Self { max_event_bytes, lenient: false }
+        Self {
+            max_event_bytes,
+            lenient: false,
+        }
     }
 
     /// Lenient interactions for batch analysis: `text` is read as `prompt`, and a missing
@@ -151,7 +160,9 @@ impl Decoder {
     /// [`DecodeError`] naming the problem and, where known, the column.
     pub fn decode(&self, kind: EventKind, bytes: &[u8]) -> Result<Event, DecodeError> {
         match kind {
-            EventKind::Interaction => self.interaction(bytes).map(|e| Event::Interaction(Box::new(e))),
+            EventKind::Interaction => self
+                .interaction(bytes)
+                .map(|e| Event::Interaction(Box::new(e))),
             EventKind::Telemetry => self.telemetry(bytes).map(|t| Event::Telemetry(Box::new(t))),
         }
     }
@@ -163,7 +174,10 @@ impl Decoder {
     pub fn interaction(&self, bytes: &[u8]) -> Result<InteractionEvent, DecodeError> {
         let text = self.precheck(bytes)?;
         let ctx = Ctx::default();
-        let seed = InteractionSeed { ctx: &ctx, lenient: self.lenient };
+        let seed = InteractionSeed {
+            ctx: &ctx,
+            lenient: self.lenient,
+        };
         run(text, seed, &ctx)
     }
 
@@ -185,7 +199,9 @@ impl Decoder {
             }));
         }
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            DecodeError::new(DecodeErrorKind::NotUtf8 { valid_up_to: e.valid_up_to() })
+            DecodeError::new(DecodeErrorKind::NotUtf8 {
+                valid_up_to: e.valid_up_to(),
+            })
         })?;
         let found = match text.trim_start().as_bytes().first() {
             Some(b'{') => return Ok(text),
@@ -206,7 +222,9 @@ where
     S: for<'de> DeserializeSeed<'de, Value = T>,
 {
     let mut de = serde_json::Deserializer::from_str(text);
-    let result = seed.deserialize(&mut de).and_then(|value| de.end().map(|()| value));
+    let result = seed
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value));
     result.map_err(|err| {
         let column = Some(err.column()).filter(|&c| c > 0);
         let kind = match ctx.problem.take() {
@@ -221,7 +239,9 @@ where
             }
             // Every data error raised by our visitors records its problem in `ctx`; this arm
             // only guards against a serde message (which may quote the value) leaking out.
-            None => DecodeErrorKind::Invalid { message: "event does not match its schema" },
+            None => DecodeErrorKind::Invalid {
+                message: "event does not match its schema",
+            },
         };
         DecodeError { kind, column }
     })
@@ -242,7 +262,10 @@ impl Ctx {
     }
 
     fn field<E: de::Error>(&self, prefix: &str, name: &str, expected: &'static str) -> E {
-        self.fail(DecodeErrorKind::Field { path: format!("{prefix}{name}"), expected })
+        self.fail(DecodeErrorKind::Field {
+            path: format!("{prefix}{name}"),
+            expected,
+        })
     }
 }
 
@@ -304,18 +327,31 @@ fn non_empty<E: de::Error>(ctx: &Ctx, prefix: &str, name: &str, s: String) -> Re
 }
 
 fn timestamp<E: de::Error>(ctx: &Ctx, name: &str, s: &str) -> Result<Timestamp, E> {
-    Timestamp::parse(s)
-        .map_err(|_| ctx.field("", name, "an RFC 3339 date-time such as 2026-11-22T10:15:30Z"))
+    Timestamp::parse(s).map_err(|_| {
+        ctx.field(
+            "",
+            name,
+            "an RFC 3339 date-time such as 2026-11-22T10:15:30Z",
+        )
+    })
 }
 
 /// Tracks which known fields were seen, to reject duplicates.
 struct Seen(u64);
 
 impl Seen {
-    fn first<E: de::Error>(&mut self, ctx: &Ctx, prefix: &str, index: usize, name: &str) -> Result<(), E> {
+    fn first<E: de::Error>(
+        &mut self,
+        ctx: &Ctx,
+        prefix: &str,
+        index: usize,
+        name: &str,
+    ) -> Result<(), E> {
         let bit = 1u64 << index;
         if self.0 & bit != 0 {
-            return Err(ctx.fail(DecodeErrorKind::Duplicate { path: format!("{prefix}{name}") }));
+            return Err(ctx.fail(DecodeErrorKind::Duplicate {
+                path: format!("{prefix}{name}"),
+            }));
         }
         self.0 |= bit;
         Ok(())
@@ -337,13 +373,29 @@ fn merge_unknown(metadata: &mut Map<String, Value>, unknown: Vec<(String, Value)
     }
 }
 
-fn unknown_value<'de, A: MapAccess<'de>>(map: &mut A, ctx: &Ctx, key: &str) -> Result<Value, A::Error> {
+fn unknown_value<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    ctx: &Ctx,
+    key: &str,
+) -> Result<Value, A::Error> {
     value(map, ctx, "", key, "valid JSON")
 }
 
 const INTERACTION_FIELDS: &[&str] = &[
-    "event_id", "ts", "agent_id", "session_id", "user_id", "tenant", "turn", "model", "provider",
-    "prompt", "response", "tool_calls", "metadata", "text",
+    "event_id",
+    "ts",
+    "agent_id",
+    "session_id",
+    "user_id",
+    "tenant",
+    "turn",
+    "model",
+    "provider",
+    "prompt",
+    "response",
+    "tool_calls",
+    "metadata",
+    "text",
 ];
 
 struct InteractionSeed<'a> {
@@ -413,23 +465,33 @@ impl<'de> Visitor<'de> for InteractionSeed<'_> {
                 }
                 4 => user_id = value(&mut map, ctx, "", name, OPT_STR)?,
                 5 => tenant = value(&mut map, ctx, "", name, OPT_STR)?,
-                6 => turn = value(&mut map, ctx, "", name, "an integer from 0 to 4294967295 or null")?,
+                6 => {
+                    turn = value(
+                        &mut map,
+                        ctx,
+                        "",
+                        name,
+                        "an integer from 0 to 4294967295 or null",
+                    )?
+                }
                 7 => model = value(&mut map, ctx, "", name, OPT_STR)?,
                 8 => provider = value(&mut map, ctx, "", name, OPT_STR)?,
                 9 | 13 => {
                     if index == 13 && seen.has(9) || index == 9 && seen.has(13) {
-                        return Err(ctx.fail(DecodeErrorKind::Duplicate { path: "prompt".into() }));
+                        return Err(ctx.fail(DecodeErrorKind::Duplicate {
+                            path: "prompt".into(),
+                        }));
                     }
                     prompt = value(&mut map, ctx, "", name, OPT_STR)?;
                 }
                 10 => response = value(&mut map, ctx, "", name, OPT_STR)?,
                 11 => {
-                    tool_calls = map
-                        .next_value_seed(ToolCallsSeed { ctx })
-                        .map_err(|_: A::Error| match ctx.problem.take() {
+                    tool_calls = map.next_value_seed(ToolCallsSeed { ctx }).map_err(
+                        |_: A::Error| match ctx.problem.take() {
                             Some(kind) => ctx.fail(kind),
                             None => ctx.field("", name, "an array of {name, arguments, result?}"),
-                        })?;
+                        },
+                    )?;
                 }
                 12 => {
                     let m: Option<Map<String, Value>> =
@@ -440,7 +502,8 @@ impl<'de> Visitor<'de> for InteractionSeed<'_> {
             }
         }
 
-        let missing = |path: &str| ctx.fail::<A::Error>(DecodeErrorKind::Missing { path: path.into() });
+        let missing =
+            |path: &str| ctx.fail::<A::Error>(DecodeErrorKind::Missing { path: path.into() });
         let event_id = event_id.ok_or_else(|| missing("event_id"))?;
         let (ts, agent_id, session_id) = if self.lenient {
             (
@@ -510,7 +573,10 @@ impl<'de> Visitor<'de> for ToolCallsSeed<'_> {
         let mut index = 0usize;
         loop {
             let prefix = format!("tool_calls[{index}].");
-            let next = seq.next_element_seed(ToolCallSeed { ctx: self.ctx, prefix: &prefix });
+            let next = seq.next_element_seed(ToolCallSeed {
+                ctx: self.ctx,
+                prefix: &prefix,
+            });
             match next.map_err(|_: A::Error| match self.ctx.problem.take() {
                 Some(kind) => self.ctx.fail(kind),
                 None => self.ctx.fail(DecodeErrorKind::Field {
@@ -571,7 +637,9 @@ impl<'de> Visitor<'de> for ToolCallSeed<'_> {
             }
         }
         let missing = |field: &str| {
-            ctx.fail::<A::Error>(DecodeErrorKind::Missing { path: format!("{prefix}{field}") })
+            ctx.fail::<A::Error>(DecodeErrorKind::Missing {
+                path: format!("{prefix}{field}"),
+            })
         };
         Ok(ToolCall {
             name: name.ok_or_else(|| missing("name"))?,
@@ -582,8 +650,20 @@ impl<'de> Visitor<'de> for ToolCallSeed<'_> {
 }
 
 const TELEMETRY_FIELDS: &[&str] = &[
-    "event_id", "ts", "agent_id", "session_id", "user_id", "model", "prompt_tokens",
-    "completion_tokens", "latency_ms", "cost_usd", "status", "error", "cpu_percent", "memory_mb",
+    "event_id",
+    "ts",
+    "agent_id",
+    "session_id",
+    "user_id",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_ms",
+    "cost_usd",
+    "status",
+    "error",
+    "cpu_percent",
+    "memory_mb",
     "metadata",
 ];
 
@@ -600,7 +680,9 @@ impl<'de> DeserializeSeed<'de> for TelemetrySeed<'_> {
 
 fn non_negative<E: de::Error>(ctx: &Ctx, name: &str, v: Option<f64>) -> Result<Option<f64>, E> {
     match v {
-        Some(x) if !(x.is_finite() && x >= 0.0) => Err(ctx.field("", name, "a non-negative number")),
+        Some(x) if !(x.is_finite() && x >= 0.0) => {
+            Err(ctx.field("", name, "a non-negative number"))
+        }
         other => Ok(other),
     }
 }
@@ -674,7 +756,9 @@ impl<'de> Visitor<'de> for TelemetrySeed<'_> {
                     };
                 }
                 11 => t.error = value(&mut map, ctx, "", name, OPT_STR)?,
-                12 => t.cpu_percent = non_negative(ctx, name, value(&mut map, ctx, "", name, NUM)?)?,
+                12 => {
+                    t.cpu_percent = non_negative(ctx, name, value(&mut map, ctx, "", name, NUM)?)?
+                }
                 13 => t.memory_mb = non_negative(ctx, name, value(&mut map, ctx, "", name, NUM)?)?,
                 _ => {
                     let m: Option<Map<String, Value>> =

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use alert::{Alert, Category, DeadLetter, Evidence, Severity};
-pub use decode::{DecodeError, DecodeErrorKind, Decoder, EventKind, DEFAULT_MAX_EVENT_BYTES};
+pub use decode::{DEFAULT_MAX_EVENT_BYTES, DecodeError, DecodeErrorKind, Decoder, EventKind};
 pub use time::{Timestamp, TimestampError, format_rfc3339_micros, now_micros};
 
 #[allow(unused_imports)]
@@ -60,7 +60,11 @@ impl InteractionEvent {
     pub fn text_len(&self) -> usize {
         self.prompt.as_ref().map_or(0, String::len)
             + self.response.as_ref().map_or(0, String::len)
-            + self.tool_calls.iter().map(ToolCall::text_len).sum::<usize>()
+            + self
+                .tool_calls
+                .iter()
+                .map(ToolCall::text_len)
+                .sum::<usize>()
     }
 }
 
