@@ -116,7 +116,7 @@ pub fn test_examples(rules: &std::sync::Arc<RuleSet>) -> (usize, Vec<ExampleFail
             for example in examples {
                 run += 1;
                 let detection = detector.scan_as(kind, kind.as_str(), example, &mut scratch);
-                let fired = detection.rule_ids.iter().any(|id| *id == rule.id);
+                let fired = detection.rule_ids.contains(&rule.id);
                 if fired != expected {
                     failures.push(ExampleFailure {
                         rule_id: rule.id.to_string(),

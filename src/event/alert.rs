@@ -137,15 +137,19 @@ pub struct DeadLetter {
     pub original: String,
     /// Pipeline source component that received it.
     pub source: String,
+    /// File path (or `-` for standard input), for file sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based line number, for file sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Kafka topic, partition and offset, for Kafka sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
-    /// 1-based line number, for file sources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
     /// Reason class: `oversize`, `not_utf8`, `bad_json`, `bad_field`, ...
     pub error: String,
     /// Human-readable reason (names fields, never quotes their values).

@@ -227,9 +227,11 @@ where
         .and_then(|value| de.end().map(|()| value));
     result.map_err(|err| {
         let column = Some(err.column()).filter(|&c| c > 0);
-        let kind = match ctx.problem.take() {
-            Some(kind) => kind,
-            None if err.is_syntax() || err.is_eof() => {
+        // A syntax error wins over a field problem recorded while it surfaced.
+        let recorded = ctx.problem.take();
+        let kind = match recorded {
+            Some(kind) if !(err.is_syntax() || err.is_eof()) => kind,
+            _ if err.is_syntax() || err.is_eof() => {
                 let full = err.to_string();
                 let message = match full.rfind(" at line ") {
                     Some(at) => full[..at].to_owned(),
@@ -239,7 +241,7 @@ where
             }
             // Every data error raised by our visitors records its problem in `ctx`; this arm
             // only guards against a serde message (which may quote the value) leaking out.
-            None => DecodeErrorKind::Invalid {
+            _ => DecodeErrorKind::Invalid {
                 message: "event does not match its schema",
             },
         };
@@ -254,10 +256,14 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn fail<E: de::Error>(&self, kind: DecodeErrorKind) -> E {
-        // Keep the innermost problem: it is the most precise one.
+    /// Records a problem, keeping the innermost one (the most precise) if several surface.
+    fn note(&self, kind: DecodeErrorKind) {
         let previous = self.problem.take();
         self.problem.set(Some(previous.unwrap_or(kind)));
+    }
+
+    fn fail<E: de::Error>(&self, kind: DecodeErrorKind) -> E {
+        self.note(kind);
         E::custom("see decode context")
     }
 
@@ -309,12 +315,13 @@ where
     A: MapAccess<'de>,
     T: Deserialize<'de>,
 {
-    map.next_value::<T>().map_err(|_: A::Error| {
-        // A nested visitor may already have recorded a more precise problem.
-        match ctx.problem.take() {
-            Some(kind) => ctx.fail(kind),
-            None => ctx.field(prefix, name, expected),
-        }
+    // The original error is returned (it tells a syntax error from a data error); what is
+    // reported comes from `ctx`. A nested visitor may already have noted a precise problem.
+    map.next_value::<T>().inspect_err(|_| {
+        ctx.note(DecodeErrorKind::Field {
+            path: format!("{prefix}{name}"),
+            expected,
+        });
     })
 }
 
@@ -458,7 +465,10 @@ impl<'de> Visitor<'de> for InteractionSeed<'_> {
                     let s: String = value(&mut map, ctx, "", name, STR)?;
                     ts = Some(timestamp(ctx, name, &s)?);
                 }
-                2 => agent_id = Some(value(&mut map, ctx, "", name, STR)?),
+                2 => {
+                    let s: String = value(&mut map, ctx, "", name, STR)?;
+                    agent_id = Some(non_empty(ctx, "", name, s)?);
+                }
                 3 => {
                     let s: String = value(&mut map, ctx, "", name, STR)?;
                     session_id = Some(non_empty(ctx, "", name, s)?);
@@ -486,12 +496,14 @@ impl<'de> Visitor<'de> for InteractionSeed<'_> {
                 }
                 10 => response = value(&mut map, ctx, "", name, OPT_STR)?,
                 11 => {
-                    tool_calls = map.next_value_seed(ToolCallsSeed { ctx }).map_err(
-                        |_: A::Error| match ctx.problem.take() {
-                            Some(kind) => ctx.fail(kind),
-                            None => ctx.field("", name, "an array of {name, arguments, result?}"),
-                        },
-                    )?;
+                    tool_calls = map
+                        .next_value_seed(ToolCallsSeed { ctx })
+                        .inspect_err(|_| {
+                            ctx.note(DecodeErrorKind::Field {
+                                path: name.into(),
+                                expected: "an array of {name, arguments, result?}",
+                            });
+                        })?;
                 }
                 12 => {
                     let m: Option<Map<String, Value>> =
@@ -577,12 +589,11 @@ impl<'de> Visitor<'de> for ToolCallsSeed<'_> {
                 ctx: self.ctx,
                 prefix: &prefix,
             });
-            match next.map_err(|_: A::Error| match self.ctx.problem.take() {
-                Some(kind) => self.ctx.fail(kind),
-                None => self.ctx.fail(DecodeErrorKind::Field {
+            match next.inspect_err(|_| {
+                self.ctx.note(DecodeErrorKind::Field {
                     path: format!("tool_calls[{index}]"),
                     expected: "an object {name, arguments, result?}",
-                }),
+                });
             })? {
                 Some(call) => calls.push(call),
                 None => return Ok(calls),

@@ -236,10 +236,15 @@ fn classify(text: &str, start: usize, end: usize) -> Option<PiiMatch> {
         }
         return None;
     }
-    if !s.plus && !s.parens && only_seps(b" -") && (12..=19).contains(&s.digits.len()) {
-        if luhn(&s.digits) && card_brand(&s.digits).is_some() && uniform_groups(&s) {
-            return make(EntityType::CreditCard, 0.95);
-        }
+    if !s.plus
+        && !s.parens
+        && only_seps(b" -")
+        && (12..=19).contains(&s.digits.len())
+        && luhn(&s.digits)
+        && card_brand(&s.digits).is_some()
+        && uniform_groups(&s)
+    {
+        return make(EntityType::CreditCard, 0.95);
     }
     if !s.plus && !s.parens && s.digits.len() == 9 {
         let formatted = s.groups == [3, 2, 4] && (only_seps(b"-") || only_seps(b" "));
@@ -285,7 +290,7 @@ pub fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The card brand implied by the leading digits (IIN ranges), if any.

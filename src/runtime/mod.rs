@@ -38,11 +38,19 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub source: Arc<str>,
-    /// Kafka topic, or the file path for file sources.
-    pub topic: Option<Arc<str>>,
+    pub from: From,
     pub partition: i32,
     /// Kafka offset, or the 1-based line number for file sources.
     pub offset: i64,
+}
+
+/// The kind of place a record was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum From {
+    /// A file (path), or standard input (`-`); the offset is a line number.
+    File(Arc<str>),
+    /// A Kafka topic; partition and offset are Kafka's.
+    Kafka(Arc<str>),
 }
 
 /// What a record is.

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 
 use crate::event::{DeadLetter, DecodeError, Decoder, EventKind, Timestamp};
-use crate::runtime::{Envelope, Origin, Payload};
+use crate::runtime::{Envelope, From, Origin, Payload};
 
 /// Decodes one record into an event envelope, or a dead-letter envelope saying why not.
 /// Shared by every source so that a malformed record is treated the same everywhere.
@@ -60,14 +60,30 @@ pub fn decode_record(decoder: &Decoder, kind: EventKind, bytes: &[u8], origin: O
 }
 
 fn dead_letter(bytes: &[u8], origin: &Origin, error: &DecodeError, kind: EventKind) -> DeadLetter {
-    let is_file = origin.partition == 0 && origin.topic.as_deref().is_some_and(|t| !t.is_empty());
+    let (file, line, topic, partition, offset) = match &origin.from {
+        From::File(path) => (
+            Some(path.to_string()),
+            Some(origin.offset as u64),
+            None,
+            None,
+            None,
+        ),
+        From::Kafka(topic) => (
+            None,
+            None,
+            Some(topic.to_string()),
+            Some(origin.partition),
+            Some(origin.offset),
+        ),
+    };
     DeadLetter {
         original: base64::engine::general_purpose::STANDARD.encode(bytes),
         source: origin.source.to_string(),
-        topic: origin.topic.as_deref().map(str::to_owned),
-        partition: Some(origin.partition),
-        offset: Some(origin.offset),
-        line: is_file.then_some(origin.offset as u64),
+        file,
+        line,
+        topic,
+        partition,
+        offset,
         error: error.class().to_owned(),
         reason: format!("not a valid {kind} event: {error}"),
         received_at: Timestamp::now(),
@@ -78,7 +94,7 @@ fn dead_letter(bytes: &[u8], origin: &Origin, error: &DecodeError, kind: EventKi
 pub fn file_origin(source: &Arc<str>, path: &Arc<str>, line: i64) -> Origin {
     Origin {
         source: source.clone(),
-        topic: Some(path.clone()),
+        from: From::File(path.clone()),
         partition: 0,
         offset: line,
     }
