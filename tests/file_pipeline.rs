@@ -187,7 +187,7 @@ fn sigterm_drains_and_flushes_every_output() {
         &input,
         &out,
         "follow = true",
-        "flush_interval = \"1h\"\nmax_unflushed_batches = 100000\nfsync = false",
+        "flush_interval = \"1h\"\nmax_unflushed_batches = 100000\nflush_on_idle = false\nfsync = false",
     );
     let mut child = ChildGuard(
         palisade()

@@ -1,8 +1,9 @@
 //! NDJSON to a file or standard output.
 //!
 //! Durability: records are buffered and written; acknowledgements are held until the file
-//! is flushed and (by default) `fsync`ed, which happens every `flush_interval`, every
-//! `max_unflushed_batches` batches, and at shutdown.
+//! is flushed and (by default) `fsync`ed, which happens whenever no more input is waiting
+//! (group commit), every `flush_interval`, every `max_unflushed_batches` batches, and at
+//! shutdown.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -45,6 +46,11 @@ pub struct FileSinkConfig {
     /// `fsync` the file on every flush (durable across power loss, slower).
     #[serde(default = "default_true")]
     pub fsync: bool,
+    /// Flush as soon as no more input is waiting (group commit). Turning it off batches more
+    /// records per flush, but acknowledgements (and so source commits and in-flight
+    /// permits) then wait for `flush_interval` or `max_unflushed_batches`.
+    #[serde(default = "default_true")]
+    pub flush_on_idle: bool,
 }
 
 fn default_flush_interval() -> Duration {
@@ -204,6 +210,7 @@ impl FileSink {
                         pending.extend(batch.ack);
                         unflushed_since.get_or_insert_with(Instant::now);
                         pending.len() >= self.config.max_unflushed_batches
+                            || (self.config.flush_on_idle && input.is_empty())
                     }
                     None => break,
                 },
