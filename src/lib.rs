@@ -30,6 +30,7 @@ pub mod detect;
 pub mod event;
 pub mod fields;
 pub mod generate;
+pub mod kafka;
 pub mod pii;
 pub mod pipeline;
 pub mod runtime;

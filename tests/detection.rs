@@ -30,13 +30,18 @@ fn shipped_rules_lint_clean_and_their_examples_pass() {
 fn starter_rules_catch_every_family_and_pass_benign_lookalikes() {
     let detector = Detector::new(shipped());
     let mut scratch = Scratch::default();
-    let data = std::fs::read_to_string(common::root().join("tests/data/starter_families.jsonl")).unwrap();
+    let data =
+        std::fs::read_to_string(common::root().join("tests/data/starter_families.jsonl")).unwrap();
     let mut caught_families = BTreeSet::new();
     let mut families = BTreeSet::new();
     for line in data.lines() {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
         let text = case["text"].as_str().unwrap();
-        let kind = if case["field"] == "response" { FieldKind::Response } else { FieldKind::Prompt };
+        let kind = if case["field"] == "response" {
+            FieldKind::Response
+        } else {
+            FieldKind::Prompt
+        };
         let detection = detector.scan_as(kind, case["field"].as_str().unwrap(), text, &mut scratch);
         let flagged = detection.risk_score >= palisade::analyze::DEFAULT_THRESHOLD;
         let family = case["family"].as_str().unwrap().to_owned();
@@ -48,12 +53,21 @@ fn starter_rules_catch_every_family_and_pass_benign_lookalikes() {
                 assert!(text.is_char_boundary(f.start) && f.end <= text.len() && f.start < f.end);
             }
         } else {
-            assert!(!flagged, "false positive ({:?}): {text:?}", detection.rule_ids);
+            assert!(
+                !flagged,
+                "false positive ({:?}): {text:?}",
+                detection.rule_ids
+            );
         }
     }
-    let expected: BTreeSet<String> = ["instruction_override", "system_prompt_extraction", "role_play_jailbreak", "markdown_image_exfiltration"]
-        .map(str::to_owned)
-        .into();
+    let expected: BTreeSet<String> = [
+        "instruction_override",
+        "system_prompt_extraction",
+        "role_play_jailbreak",
+        "markdown_image_exfiltration",
+    ]
+    .map(str::to_owned)
+    .into();
     assert_eq!(caught_families, expected);
 }
 
@@ -61,10 +75,15 @@ fn starter_rules_catch_every_family_and_pass_benign_lookalikes() {
 fn duplicate_rule_ids_across_files_are_rejected_naming_both_files() {
     let dir = tempfile::tempdir().unwrap();
     let pack = |name: &str| {
-        format!("name: {name}\nversion: '1'\nrules:\n  - id: SAME-1\n    category: jailbreak\n    risk_score: 50\n    pattern: x\n")
+        format!(
+            "name: {name}\nversion: '1'\nrules:\n  - id: SAME-1\n    category: jailbreak\n    risk_score: 50\n    pattern: x\n"
+        )
     };
     std::fs::write(dir.path().join("a.yaml"), pack("a")).unwrap();
     std::fs::write(dir.path().join("b.yml"), pack("b")).unwrap();
     let err = RuleSet::load(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("SAME-1") && err.contains("a.yaml") && err.contains("b.yml"), "{err}");
+    assert!(
+        err.contains("SAME-1") && err.contains("a.yaml") && err.contains("b.yml"),
+        "{err}"
+    );
 }

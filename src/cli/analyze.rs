@@ -17,20 +17,7 @@ use palisade::stages::redact::policy_by_name;
 
 use super::{open_output, thousands};
 
-/// Reads JSONL interactions (a line with only `{"event_id","text"}` is read as a prompt) and
-/// writes one JSON line per input line, in order:
-///
-/// {"event_id", "risk_score", "is_threat", "categories", "rule_ids",
-///  "findings": [{"rule_id","category","field","start","end"}],
-///  "pii": [{"type","field","start","end"}], "redacted": {"prompt", "response"}}
-///
-/// Offsets are UTF-8 byte offsets into the original field. A line that cannot be read
-/// becomes {"line": N, "error": "..."} and processing goes on. A summary goes to stderr.
-///
-/// Exit status: 0 if every line decoded, 2 if some did not, 1 on a fatal error (unreadable
-/// input, bad rules).
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
 pub struct AnalyzeArgs {
     /// Detection rules: a directory of *.yaml packs, or one file.
     #[arg(long, default_value = "rules/detection")]

@@ -9,10 +9,6 @@ use palisade::generate::{GenerateConfig, Generator};
 
 use super::open_output;
 
-/// Writes `--events` interactions as JSONL (to `--output`), and optionally one telemetry
-/// record per interaction (`--telemetry`) and the ground truth per event (`--truth`: attack
-/// family and planted PII values, for tests and evaluation). The same arguments always
-/// produce the same bytes.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// Number of interactions.

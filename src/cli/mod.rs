@@ -9,7 +9,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+pub use clap::Parser;
+use clap::{Args, Subcommand, ValueEnum};
 
 /// Palisade: streaming security and compliance for LLM agent traffic.
 ///
@@ -56,10 +57,33 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Analyze a JSONL file of interactions in one pass: risk, findings, PII, redacted text.
+    ///
+    /// Reads JSONL interactions (a line with only `{"event_id","text"}` is read as a prompt) and
+    /// writes one JSON line per input line, in order:
+    ///
+    /// {"event_id", "risk_score", "is_threat", "categories", "rule_ids",
+    ///  "findings": [{"rule_id","category","field","start","end"}],
+    ///  "pii": [{"type","field","start","end"}], "redacted": {"prompt", "response"}}
+    ///
+    /// Offsets are UTF-8 byte offsets into the original field. A line that cannot be read
+    /// becomes {"line": N, "error": "..."} and processing goes on. A summary goes to stderr.
+    ///
+    /// Exit status: 0 if every line decoded, 2 if some did not, 1 on a fatal error (unreadable
+    /// input, bad rules), 64 on a command-line usage error.
+    #[command(verbatim_doc_comment)]
     Analyze(analyze::AnalyzeArgs),
     /// Write deterministic synthetic agent traffic (interactions, telemetry, ground truth).
+    ///
+    /// Writes `--events` interactions as JSONL (to `--output`), and optionally one telemetry
+    /// record per interaction (`--telemetry`) and the ground truth per event (`--truth`: attack
+    /// family and planted PII values, for tests and evaluation). The same arguments always
+    /// produce the same bytes.
     Generate(generate::GenerateArgs),
     /// Run a pipeline until its sources are exhausted or it receives SIGINT/SIGTERM.
+    ///
+    /// Runs a pipeline until every source is exhausted (files) or until SIGINT/SIGTERM: then it
+    /// stops reading, drains what is in flight, flushes every sink and exits 0. A second signal
+    /// exits at once (status 130). Exit status 1 if any component failed.
     Run(run::RunArgs),
     /// Check pipeline files without running them (exit 1 on the first error).
     Validate {
@@ -113,6 +137,23 @@ pub fn open_output(path: &str) -> anyhow::Result<Box<dyn Write>> {
     let file = std::fs::File::create(&path)
         .with_context(|| format!("cannot create {}", path.display()))?;
     Ok(Box::new(std::io::BufWriter::with_capacity(1 << 20, file)))
+}
+
+/// An error and its causes on one line, skipping a cause whose text the message before it
+/// already contains (many errors quote their source).
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Formats an integer with thousands separators.

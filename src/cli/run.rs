@@ -12,9 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::thousands;
 
-/// Runs a pipeline until every source is exhausted (files) or until SIGINT/SIGTERM: then it
-/// stops reading, drains what is in flight, flushes every sink and exits 0. A second signal
-/// exits at once (status 130). Exit status 1 if any component failed.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Pipeline file (TOML).
@@ -112,7 +109,7 @@ fn print_report(name: &str, report: &RunReport) {
         let committed: Vec<String> = s
             .committed
             .iter()
-            .map(|(p, o)| format!("p{p}@{o}"))
+            .map(|(t, p, o)| format!("{t}[{p}]@{o}"))
             .collect();
         let _ = writeln!(
             err,

@@ -203,14 +203,15 @@ impl Decoder {
                 valid_up_to: e.valid_up_to(),
             })
         })?;
-        let found = match text.trim_start().as_bytes().first() {
+        let start = text.trim_start();
+        let found = match start.as_bytes().first() {
             Some(b'{') => return Ok(text),
             None => "nothing (empty record)",
             Some(b'[') => "an array",
             Some(b'"') => "a string",
-            Some(b't' | b'f') => "a boolean",
-            Some(b'n') => "null",
             Some(b'-' | b'0'..=b'9') => "a number",
+            _ if start.starts_with("true") || start.starts_with("false") => "a boolean",
+            _ if start.starts_with("null") => "null",
             Some(_) => "text that is not JSON",
         };
         Err(DecodeError::new(DecodeErrorKind::NotAnObject { found }))
@@ -380,6 +381,22 @@ fn merge_unknown(metadata: &mut Map<String, Value>, unknown: Vec<(String, Value)
     }
 }
 
+/// Keeps an unknown field for `metadata`; a repeated unknown field is as ambiguous as a
+/// repeated known one, and rejected the same way.
+fn push_unknown<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    ctx: &Ctx,
+    unknown: &mut Vec<(String, Value)>,
+    name: String,
+) -> Result<(), A::Error> {
+    if unknown.iter().any(|(n, _)| *n == name) {
+        return Err(ctx.fail(DecodeErrorKind::Duplicate { path: name }));
+    }
+    let value = unknown_value(map, ctx, &name)?;
+    unknown.push((name, value));
+    Ok(())
+}
+
 fn unknown_value<'de, A: MapAccess<'de>>(
     map: &mut A,
     ctx: &Ctx,
@@ -447,8 +464,7 @@ impl<'de> Visitor<'de> for InteractionSeed<'_> {
                 }
                 Key::Known(i) => i,
                 Key::Unknown(name) => {
-                    let v = unknown_value(&mut map, ctx, &name)?;
-                    unknown.push((name, v));
+                    push_unknown(&mut map, ctx, &mut unknown, name)?;
                     continue;
                 }
             };
@@ -733,8 +749,7 @@ impl<'de> Visitor<'de> for TelemetrySeed<'_> {
             let index = match key {
                 Key::Known(i) => i,
                 Key::Unknown(name) => {
-                    let v = unknown_value(&mut map, ctx, &name)?;
-                    unknown.push((name, v));
+                    push_unknown(&mut map, ctx, &mut unknown, name)?;
                     continue;
                 }
             };

@@ -21,7 +21,9 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 /// Sent back to the source when every holder of an [`Ack`] is done with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Completion {
-    pub partition: i32,
+    /// The source's number for the offset sequence (a file, or one assignment of a Kafka
+    /// partition).
+    pub stream: i32,
     /// First and last offsets of the batch, inclusive.
     pub first: i64,
     pub last: i64,
@@ -56,14 +58,14 @@ pub struct Ack(Arc<AckInner>);
 impl std::fmt::Debug for Ack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let c = self.0.completion;
-        write!(f, "Ack(p{} {}..={})", c.partition, c.first, c.last)
+        write!(f, "Ack(s{} {}..={})", c.stream, c.first, c.last)
     }
 }
 
 impl Ack {
-    /// A token for `first..=last` of `partition`, reporting to `notify`.
+    /// A token for `first..=last` of `stream`, reporting to `notify`.
     pub fn new(
-        partition: i32,
+        stream: i32,
         first: i64,
         last: i64,
         notify: mpsc::UnboundedSender<Completion>,
@@ -71,7 +73,7 @@ impl Ack {
     ) -> Self {
         Self(Arc::new(AckInner {
             completion: Completion {
-                partition,
+                stream,
                 first,
                 last,
                 ok: true,
@@ -89,7 +91,7 @@ impl Ack {
 
     pub fn range(&self) -> (i32, i64, i64) {
         let c = self.0.completion;
-        (c.partition, c.first, c.last)
+        (c.stream, c.first, c.last)
     }
 }
 
@@ -247,7 +249,7 @@ mod tests {
         assert_eq!(
             rx.try_recv().unwrap(),
             Completion {
-                partition: 3,
+                stream: 3,
                 first: 100,
                 last: 199,
                 ok: false

@@ -222,6 +222,8 @@ pub enum RuntimeError {
     Sink { name: String, message: String },
     #[error("stage `{name}`: {message}")]
     Stage { name: String, message: String },
+    #[error("shutdown: {0}")]
+    Shutdown(String),
 }
 
 /// Everything a source needs to run.
@@ -240,8 +242,8 @@ pub struct SourceReport {
     pub name: String,
     pub events: u64,
     pub dead_letters: u64,
-    /// Per partition, the committed position (next offset / next line).
-    pub committed: Vec<(i32, i64)>,
+    /// Per (topic or file, partition): the committed position (next offset / next line).
+    pub committed: Vec<(String, i32, i64)>,
     pub failed_batches: u64,
     /// Batches still unacknowledged when the source exited (shutdown deadline hit).
     pub unacknowledged: usize,

@@ -26,7 +26,8 @@ struct SinkNode {
     sink: Box<dyn Sink>,
 }
 
-/// A built pipeline, ready to run: every rule file loaded, every output path checked.
+/// A built pipeline, ready to run: every rule file loaded, every component configured.
+/// (Input files and output paths are opened, and checked, when the pipeline runs.)
 pub struct Topology {
     pipeline: String,
     settings: Settings,
@@ -278,10 +279,11 @@ impl Topology {
         tokio::select! {
             () = everything => {}
             () = deadline => {
-                report.errors.push(RuntimeError::Stage {
-                    name: "*".into(),
-                    message: format!("components still busy {} after shutdown began; exiting without them", crate::pipeline::duration::display(grace)),
-                });
+                report.errors.push(RuntimeError::Shutdown(format!(
+                    "components still busy {} after shutdown began; exiting without them \
+                     (unacknowledged events are not committed and will be read again)",
+                    crate::pipeline::duration::display(grace)
+                )));
             }
         }
         report.elapsed = started.elapsed();

@@ -2,6 +2,7 @@
 //! One folder or file per sink type, one line in the registry below.
 
 pub mod file;
+pub mod kafka;
 
 use std::fmt::Debug;
 
@@ -80,4 +81,5 @@ macro_rules! sink_registry {
 
 sink_registry! {
     "file" => File(file::FileSinkConfig),
+    "kafka" => Kafka(kafka::KafkaSinkConfig),
 }

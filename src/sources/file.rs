@@ -174,7 +174,7 @@ impl FileSource {
         };
         report.committed = tracker
             .committable()
-            .map(|next| vec![(0, next)])
+            .map(|next| vec![(self.config.path.clone(), 0, next)])
             .unwrap_or_default();
         report.failed_batches = tracker.failed();
         report.unacknowledged = tracker.in_flight();

@@ -2,6 +2,7 @@
 //! the registry below.
 
 pub mod file;
+pub mod kafka;
 
 use std::fmt::Debug;
 
@@ -39,6 +40,7 @@ macro_rules! source_registry {
 
 source_registry! {
     "file" => File(file::FileSourceConfig),
+    "kafka" => Kafka(kafka::KafkaSourceConfig),
 }
 
 use std::sync::Arc;

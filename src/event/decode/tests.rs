@@ -81,6 +81,26 @@ fn duplicate_fields_are_rejected() {
 }
 
 #[test]
+fn repeated_unknown_fields_are_rejected_too() {
+    let json = r#"{"event_id":"e1","ts":"2026-11-22T10:00:00Z","agent_id":"a","session_id":"s",
+        "prompt":"hi","x":1,"x":2}"#;
+    assert_eq!(
+        err(json).kind,
+        DecodeErrorKind::Duplicate { path: "x".into() }
+    );
+    assert!(matches!(
+        err("nope").kind,
+        DecodeErrorKind::NotAnObject {
+            found: "text that is not JSON"
+        }
+    ));
+    assert!(matches!(
+        err("null").kind,
+        DecodeErrorKind::NotAnObject { found: "null" }
+    ));
+}
+
+#[test]
 fn missing_and_cross_field_rules() {
     let json = r#"{"ts":"2026-11-22T10:00:00Z","agent_id":"a","session_id":"s","prompt":"hi"}"#;
     assert_eq!(
