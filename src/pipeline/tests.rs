@@ -155,7 +155,7 @@ fn environment_substitution_errors_name_the_line() {
         |n| (n == "INPUT_FILE").then(|| "from-env.jsonl".to_owned()),
     )
     .unwrap();
-    let SourceConfig::File(f) = &p.sources[0].1;
+    let SourceConfig::File(f) = &p.sources[0].1 else { panic!("a file source") };
     assert_eq!(f.path, "from-env.jsonl");
 }
 
