@@ -23,12 +23,7 @@ struct Corpus {
 }
 
 fn corpus(name: &'static str, events: usize, attack_percent: u64, pii_percent: u64) -> Corpus {
-    let config = GenerateConfig {
-        seed: 42,
-        sessions: 500,
-        attack_percent,
-        pii_percent,
-    };
+    let config = GenerateConfig { seed: 42, sessions: 500, attack_percent, pii_percent };
     let lines: Vec<String> = Generator::new(config)
         .take(events)
         .map(|g| serde_json::to_string(&g.interaction).expect("serializable"))
@@ -71,20 +66,14 @@ fn main() {
         "analyze bench: {} rules, {events} events per corpus, median of {rounds} rounds, one thread",
         rules.rules().len()
     );
-    println!(
-        "{:<14} {:<26} {:>12} {:>9} {:>10}",
-        "corpus", "step", "events/s", "MB/s", "µs/event"
-    );
+    println!("{:<14} {:<26} {:>12} {:>9} {:>10}", "corpus", "step", "events/s", "MB/s", "µs/event");
     for c in [
         corpus("clean", events, 0, 0),
         corpus("generated", events, 10, 15),
         corpus("attack-dense", events, 50, 25),
     ] {
-        let decoded: Vec<_> = c
-            .lines
-            .iter()
-            .map(|l| decoder.interaction(l.as_bytes()).expect("decodes"))
-            .collect();
+        let decoded: Vec<_> =
+            c.lines.iter().map(|l| decoder.interaction(l.as_bytes()).expect("decodes")).collect();
         let report = |step: &str, secs: f64| {
             let n = c.lines.len() as f64;
             println!(

@@ -45,10 +45,7 @@ impl Analyzer {
     pub fn analyze(&self, event: &mut InteractionEvent, state: &mut AnalyzerState) -> Analysis {
         let detection = self.detector.scan(event, &mut state.scratch);
         let redaction = self.redactor.redact(event, &mut state.vault);
-        Analysis {
-            detection,
-            redaction,
-        }
+        Analysis { detection, redaction }
     }
 
     pub fn is_threat(&self, detection: &Detection) -> bool {
@@ -74,28 +71,18 @@ pub fn alert_for(
     pipeline: &str,
     rules_version: &str,
 ) -> Alert {
-    let category = detection
-        .categories
-        .first()
-        .copied()
-        .unwrap_or(crate::event::Category::PromptInjection);
+    let category =
+        detection.categories.first().copied().unwrap_or(crate::event::Category::PromptInjection);
     let mut fields: Vec<&str> = Vec::new();
     for f in &detection.findings {
         if !fields.contains(&f.field.as_str()) {
             fields.push(&f.field);
         }
     }
-    let mut summary = format!(
-        "{} (risk {}) in {}",
-        category,
-        detection.risk_score,
-        fields.join(", ")
-    );
+    let mut summary =
+        format!("{} (risk {}) in {}", category, detection.risk_score, fields.join(", "));
     if detection.categories.len() > 1 {
-        let others: Vec<&str> = detection.categories[1..]
-            .iter()
-            .map(|c| c.as_str())
-            .collect();
+        let others: Vec<&str> = detection.categories[1..].iter().map(|c| c.as_str()).collect();
         let _ = write!(summary, "; also {}", others.join(", "));
     }
     let _ = write!(summary, "; rules {}", detection.rule_ids.join(", "));
@@ -117,12 +104,7 @@ pub fn alert_for(
         evidence: detection
             .findings
             .iter()
-            .map(|f| Evidence {
-                field: f.field.clone(),
-                start: f.start,
-                end: f.end,
-                excerpt: None,
-            })
+            .map(|f| Evidence { field: f.field.clone(), start: f.start, end: f.end, excerpt: None })
             .collect(),
         pipeline: pipeline.to_owned(),
         rules_version: rules_version.to_owned(),

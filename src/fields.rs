@@ -162,10 +162,7 @@ mod tests {
             mut_paths.push(path.to_owned());
             text.make_ascii_uppercase();
         });
-        assert_eq!(
-            mut_paths,
-            seen.iter().map(|(_, p, _)| p.clone()).collect::<Vec<_>>()
-        );
+        assert_eq!(mut_paths, seen.iter().map(|(_, p, _)| p.clone()).collect::<Vec<_>>());
         assert_eq!(event.tool_calls[0].arguments["q"], "X");
     }
 }

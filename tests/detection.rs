@@ -37,11 +37,8 @@ fn starter_rules_catch_every_family_and_pass_benign_lookalikes() {
     for line in data.lines() {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
         let text = case["text"].as_str().unwrap();
-        let kind = if case["field"] == "response" {
-            FieldKind::Response
-        } else {
-            FieldKind::Prompt
-        };
+        let kind =
+            if case["field"] == "response" { FieldKind::Response } else { FieldKind::Prompt };
         let detection = detector.scan_as(kind, case["field"].as_str().unwrap(), text, &mut scratch);
         let flagged = detection.risk_score >= palisade::analyze::DEFAULT_THRESHOLD;
         let family = case["family"].as_str().unwrap().to_owned();
@@ -53,11 +50,7 @@ fn starter_rules_catch_every_family_and_pass_benign_lookalikes() {
                 assert!(text.is_char_boundary(f.start) && f.end <= text.len() && f.start < f.end);
             }
         } else {
-            assert!(
-                !flagged,
-                "false positive ({:?}): {text:?}",
-                detection.rule_ids
-            );
+            assert!(!flagged, "false positive ({:?}): {text:?}", detection.rule_ids);
         }
     }
     let expected: BTreeSet<String> = [
@@ -82,8 +75,5 @@ fn duplicate_rule_ids_across_files_are_rejected_naming_both_files() {
     std::fs::write(dir.path().join("a.yaml"), pack("a")).unwrap();
     std::fs::write(dir.path().join("b.yml"), pack("b")).unwrap();
     let err = RuleSet::load(dir.path()).unwrap_err().to_string();
-    assert!(
-        err.contains("SAME-1") && err.contains("a.yaml") && err.contains("b.yml"),
-        "{err}"
-    );
+    assert!(err.contains("SAME-1") && err.contains("a.yaml") && err.contains("b.yml"), "{err}");
 }

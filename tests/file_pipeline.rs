@@ -15,10 +15,7 @@ use base64::Engine as _;
 use common::*;
 
 fn ids(values: &[serde_json::Value], key: &str) -> BTreeSet<String> {
-    values
-        .iter()
-        .map(|v| v[key].as_str().unwrap().to_owned())
-        .collect()
+    values.iter().map(|v| v[key].as_str().unwrap().to_owned()).collect()
 }
 
 #[test]
@@ -56,11 +53,7 @@ fn alerts_match_analyze_and_every_event_is_redacted_without_leaks() {
         .collect();
     let alerts = read_jsonl(&out.join("alerts.jsonl"));
     assert!(!alerts.is_empty());
-    assert_eq!(
-        ids(&alerts, "source_event_id"),
-        threats,
-        "pipeline alerts equal analyze's threats"
-    );
+    assert_eq!(ids(&alerts, "source_event_id"), threats, "pipeline alerts equal analyze's threats");
     for alert in &alerts {
         for evidence in alert["evidence"].as_array().unwrap() {
             assert!(
@@ -82,11 +75,7 @@ fn alerts_match_analyze_and_every_event_is_redacted_without_leaks() {
             planted += 1;
             let value = p["value"].as_str().unwrap();
             for output in &outputs {
-                assert!(
-                    !output.contains(value),
-                    "planted {} leaked: {value}",
-                    p["type"]
-                );
+                assert!(!output.contains(value), "planted {} leaked: {value}", p["type"]);
             }
         }
     }
@@ -97,11 +86,8 @@ fn alerts_match_analyze_and_every_event_is_redacted_without_leaks() {
 fn malformed_lines_become_dead_letters_and_the_stream_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let (traffic, _) = generate(dir.path(), 50, 3);
-    let good: Vec<String> = std::fs::read_to_string(&traffic)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let good: Vec<String> =
+        std::fs::read_to_string(&traffic).unwrap().lines().map(str::to_owned).collect();
     let secret = "victim@example.com";
     let mut input: Vec<u8> = Vec::new();
     let mut bad_lines = Vec::new();
@@ -138,10 +124,7 @@ fn malformed_lines_become_dead_letters_and_the_stream_goes_on() {
     let result = run(palisade().args(["run", "--pipeline", pipeline.to_str().unwrap()]));
     let logs = stderr(&result);
     assert!(result.status.success(), "{logs}");
-    assert!(
-        !logs.contains(secret),
-        "the offending value never reaches logs"
-    );
+    assert!(!logs.contains(secret), "the offending value never reaches logs");
 
     let redacted = read_jsonl(&out.join("redacted.jsonl"));
     assert_eq!(redacted.len(), good.len(), "every valid event is processed");
@@ -162,22 +145,15 @@ fn malformed_lines_become_dead_letters_and_the_stream_goes_on() {
             assert_eq!(&original, bytes, "dead letter keeps the original bytes");
         }
     }
-    assert!(
-        dead[1]["reason"].as_str().unwrap().contains("`turn`"),
-        "{}",
-        dead[1]
-    );
+    assert!(dead[1]["reason"].as_str().unwrap().contains("`turn`"), "{}", dead[1]);
 }
 
 #[test]
 fn sigterm_drains_and_flushes_every_output() {
     let dir = tempfile::tempdir().unwrap();
     let (traffic, _) = generate(dir.path(), 500, 11);
-    let all: Vec<String> = std::fs::read_to_string(&traffic)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let all: Vec<String> =
+        std::fs::read_to_string(&traffic).unwrap().lines().map(str::to_owned).collect();
     let input = dir.path().join("growing.jsonl");
     std::fs::write(&input, all[..300].join("\n") + "\n").unwrap();
     let out = dir.path().join("out");
@@ -218,34 +194,14 @@ fn sigterm_drains_and_flushes_every_output() {
             })
         }
     };
-    wait_until(
-        Duration::from_secs(60),
-        "the source to reach the end of the file",
-        waiting_at(300),
-    );
+    wait_until(Duration::from_secs(60), "the source to reach the end of the file", waiting_at(300));
     // Follow mode picks up appended lines.
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&input)
-        .unwrap();
-    file.write_all((all[300..].join("\n") + "\n").as_bytes())
-        .unwrap();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&input).unwrap();
+    file.write_all((all[300..].join("\n") + "\n").as_bytes()).unwrap();
     drop(file);
-    wait_until(
-        Duration::from_secs(60),
-        "the source to read the appended lines",
-        waiting_at(500),
-    );
-    let size = |name: &str| {
-        std::fs::metadata(out.join(name))
-            .map(|m| m.len())
-            .unwrap_or(0)
-    };
-    assert_eq!(
-        size("redacted.jsonl"),
-        0,
-        "nothing is flushed before shutdown"
-    );
+    wait_until(Duration::from_secs(60), "the source to read the appended lines", waiting_at(500));
+    let size = |name: &str| std::fs::metadata(out.join(name)).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(size("redacted.jsonl"), 0, "nothing is flushed before shutdown");
 
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])
@@ -253,14 +209,10 @@ fn sigterm_drains_and_flushes_every_output() {
         .unwrap();
     assert!(status.success());
     let mut exit = None;
-    wait_until(
-        Duration::from_secs(60),
-        "the process to exit after SIGTERM",
-        || {
-            exit = child.0.try_wait().unwrap();
-            exit.is_some()
-        },
-    );
+    wait_until(Duration::from_secs(60), "the process to exit after SIGTERM", || {
+        exit = child.0.try_wait().unwrap();
+        exit.is_some()
+    });
     reader.join().unwrap();
     let logs = logs.lock().unwrap().clone();
     assert!(exit.unwrap().success(), "exit status {exit:?}\n{logs}");
@@ -276,10 +228,7 @@ fn sigterm_drains_and_flushes_every_output() {
         })
         .collect();
     assert_eq!(ids(&redacted, "event_id"), expected);
-    assert!(
-        !read_jsonl(&out.join("alerts.jsonl")).is_empty(),
-        "alerts were flushed too"
-    );
+    assert!(!read_jsonl(&out.join("alerts.jsonl")).is_empty(), "alerts were flushed too");
     assert!(logs.contains("committed_through_line=500"), "{logs}");
 }
 

@@ -37,20 +37,13 @@ fn validator(name: &str) -> Validator {
 }
 
 fn errors(validator: &Validator, instance: &Value) -> Vec<String> {
-    validator
-        .iter_errors(instance)
-        .map(|e| format!("at `{}`: {e}", e.instance_path()))
-        .collect()
+    validator.iter_errors(instance).map(|e| format!("at `{}`: {e}", e.instance_path())).collect()
 }
 
 #[track_caller]
 fn assert_valid(validator: &Validator, what: &str, instance: &Value) {
     let errors = errors(validator, instance);
-    assert!(
-        errors.is_empty(),
-        "{what} does not validate:\n{}",
-        errors.join("\n")
-    );
+    assert!(errors.is_empty(), "{what} does not validate:\n{}", errors.join("\n"));
 }
 
 /// The text of the ```json block that follows `<!-- example: {kind} -->` in schemas/README.md.
@@ -76,12 +69,7 @@ fn example(kind: &str) -> Value {
 
 /// The top-level property names a schema declares.
 fn declared(schema: &Value) -> Vec<String> {
-    schema["properties"]
-        .as_object()
-        .expect("schema has properties")
-        .keys()
-        .cloned()
-        .collect()
+    schema["properties"].as_object().expect("schema has properties").keys().cloned().collect()
 }
 
 /// What the decoder should make of `original`: unknown top-level fields moved into
@@ -123,25 +111,16 @@ fn wire<T: serde::Serialize>(value: &T) -> Value {
 fn schemas_compile_and_are_valid_2020_12() {
     for name in SCHEMAS {
         let s = schema(name);
-        assert_eq!(
-            s["$schema"], "https://json-schema.org/draft/2020-12/schema",
-            "{name}: $schema"
-        );
+        assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}: $schema");
         if let Err(e) = jsonschema::meta::validate(&s) {
             panic!("{name}.schema.json is not a valid schema: {e}");
         }
         let _ = validator(name);
         for key in ["$id", "title", "description"] {
-            assert!(
-                s[key].as_str().is_some_and(|t| !t.is_empty()),
-                "{name}: missing {key}"
-            );
+            assert!(s[key].as_str().is_some_and(|t| !t.is_empty()), "{name}: missing {key}");
         }
         let id = s["$id"].as_str().unwrap();
-        assert!(
-            id.ends_with(&format!("/{name}.schema.json")),
-            "{name}: $id {id}"
-        );
+        assert!(id.ends_with(&format!("/{name}.schema.json")), "{name}: $id {id}");
     }
 }
 
@@ -177,37 +156,20 @@ fn every_property_is_documented() {
     for name in SCHEMAS {
         walk(name, "#", &schema(name), &mut missing);
     }
-    assert!(
-        missing.is_empty(),
-        "undocumented properties:\n{}",
-        missing.join("\n")
-    );
+    assert!(missing.is_empty(), "undocumented properties:\n{}", missing.join("\n"));
 }
 
 #[test]
 fn enums_match_the_rust_types() {
-    let categories: Vec<Value> = Category::ALL
-        .iter()
-        .map(|c| Value::from(c.as_str()))
-        .collect();
-    let severities: Vec<Value> = [
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ]
-    .iter()
-    .map(|s| Value::from(s.as_str()))
-    .collect();
+    let categories: Vec<Value> = Category::ALL.iter().map(|c| Value::from(c.as_str())).collect();
+    let severities: Vec<Value> =
+        [Severity::Low, Severity::Medium, Severity::High, Severity::Critical]
+            .iter()
+            .map(|s| Value::from(s.as_str()))
+            .collect();
     let alert = schema("alert");
-    assert_eq!(
-        alert["$defs"]["category"]["enum"],
-        Value::from(categories.clone())
-    );
-    assert_eq!(
-        alert["$defs"]["severity"]["enum"],
-        Value::from(severities.clone())
-    );
+    assert_eq!(alert["$defs"]["category"]["enum"], Value::from(categories.clone()));
+    assert_eq!(alert["$defs"]["severity"]["enum"], Value::from(severities.clone()));
     let rule = schema("rule");
     assert_eq!(rule["$defs"]["category"]["enum"], Value::from(categories));
     let mut rule_severities = severities;
@@ -225,11 +187,7 @@ fn enums_match_the_rust_types() {
 #[test]
 fn readme_examples_validate() {
     for kind in EXAMPLES {
-        assert_valid(
-            &validator(kind),
-            &format!("README example {kind}"),
-            &example(kind),
-        );
+        assert_valid(&validator(kind), &format!("README example {kind}"), &example(kind));
     }
 }
 
@@ -237,27 +195,18 @@ fn readme_examples_validate() {
 fn interaction_example_round_trips_through_the_decoder() {
     let text = example_text("interaction");
     let original = example("interaction");
-    assert!(
-        original.get("trace_id").is_some(),
-        "the example must show an unknown top-level field"
-    );
+    assert!(original.get("trace_id").is_some(), "the example must show an unknown top-level field");
     let event = Decoder::default()
         .interaction(text.as_bytes())
         .unwrap_or_else(|e| panic!("decoder rejects the README example: {e}"));
     let reencoded = serde_json::to_value(&event).unwrap();
-    assert_valid(
-        &validator("interaction"),
-        "re-encoded interaction",
-        &reencoded,
-    );
+    assert_valid(&validator("interaction"), "re-encoded interaction", &reencoded);
     assert_eq!(reencoded["metadata"]["trace_id"], original["trace_id"]);
     assert!(reencoded.get("trace_id").is_none());
     let expected = with_unknown_in_metadata(&original, &declared(&schema("interaction")));
     assert_eq!(reencoded, expected);
     // The wire text decodes to the same event.
-    let again = Decoder::default()
-        .interaction(&serde_json::to_vec(&event).unwrap())
-        .unwrap();
+    let again = Decoder::default().interaction(&serde_json::to_vec(&event).unwrap()).unwrap();
     assert_eq!(again, event);
 }
 
@@ -279,11 +228,7 @@ fn unknown_field_colliding_with_metadata_key_is_kept_as_top_level() {
     let text = r#"{"event_id":"e1","ts":"2026-11-22T10:00:00Z","agent_id":"a","session_id":"s",
         "prompt":"hi","trace_id":"abc","metadata":{"trace_id":"kept"}}"#;
     let original: Value = serde_json::from_str(text).unwrap();
-    assert_valid(
-        &validator("interaction"),
-        "colliding interaction",
-        &original,
-    );
+    assert_valid(&validator("interaction"), "colliding interaction", &original);
     let event = Decoder::default().interaction(text.as_bytes()).unwrap();
     let expected = with_unknown_in_metadata(&original, &declared(&schema("interaction")));
     assert_eq!(serde_json::to_value(&event).unwrap(), expected);
@@ -300,11 +245,7 @@ fn alert_example_round_trips_through_the_rust_type() {
     assert_eq!(back, original);
     assert_eq!(
         alert.alert_id,
-        palisade::analyze::alert_id(
-            &alert.pipeline,
-            &alert.rules_version,
-            &alert.source_event_id
-        ),
+        palisade::analyze::alert_id(&alert.pipeline, &alert.rules_version, &alert.source_event_id),
         "the example's alert_id is not the one Palisade would compute"
     );
 }
@@ -313,9 +254,7 @@ fn alert_example_round_trips_through_the_rust_type() {
 /// named rules really match there.
 #[test]
 fn alert_example_evidence_uses_byte_offsets_into_the_interaction_example() {
-    let event = Decoder::default()
-        .interaction(example_text("interaction").as_bytes())
-        .unwrap();
+    let event = Decoder::default().interaction(example_text("interaction").as_bytes()).unwrap();
     let alert: Alert = serde_json::from_value(example("alert")).unwrap();
     assert_eq!(alert.source_event_id, event.event_id);
     assert_eq!(alert.session_id, event.session_id);
@@ -337,11 +276,8 @@ fn alert_example_evidence_uses_byte_offsets_into_the_interaction_example() {
         let excerpt = evidence.excerpt.as_deref().unwrap_or_default();
         assert!(excerpt.contains(matched), "{excerpt:?} lacks {matched:?}");
         assert!(
-            alert
-                .rule_ids
-                .iter()
-                .any(|id| rules.iter().any(|r| r.id.as_ref() == id.as_str()
-                    && r.pattern.as_ref().is_some_and(|p| p.is_match(matched)))),
+            alert.rule_ids.iter().any(|id| rules.iter().any(|r| r.id.as_ref() == id.as_str()
+                && r.pattern.as_ref().is_some_and(|p| p.is_match(matched)))),
             "no rule of {:?} matches {matched:?}",
             alert.rule_ids
         );
@@ -357,50 +293,30 @@ fn dead_letter_example_round_trips_and_tells_the_truth() {
     assert_valid(&validator("dead_letter"), "re-encoded dead letter", &back);
     assert_eq!(back, original);
     // The recorded reason is what the decoder says about the recorded bytes.
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&letter.original)
-        .unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(&letter.original).unwrap();
     let error = Decoder::default().telemetry(&bytes).unwrap_err();
     assert_eq!(letter.error, error.class());
-    assert_eq!(
-        letter.reason,
-        format!("not a valid telemetry event: {error}")
-    );
+    assert_eq!(letter.reason, format!("not a valid telemetry event: {error}"));
 }
 
 #[test]
 fn generated_traffic_validates() {
     let interaction = validator("interaction");
     let telemetry = validator("telemetry");
-    let config = GenerateConfig {
-        seed: 7,
-        sessions: 40,
-        attack_percent: 30,
-        pii_percent: 30,
-    };
+    let config = GenerateConfig { seed: 7, sessions: 40, attack_percent: 30, pii_percent: 30 };
     let decoder = Decoder::default();
     let mut tool_calls = 0;
     for generated in Generator::new(config).take(500) {
         let i = serde_json::to_value(&generated.interaction).unwrap();
-        assert_valid(
-            &interaction,
-            &format!("generated {}", generated.interaction.event_id),
-            &i,
-        );
+        assert_valid(&interaction, &format!("generated {}", generated.interaction.event_id), &i);
         let t = serde_json::to_value(&generated.telemetry).unwrap();
-        assert_valid(
-            &telemetry,
-            &format!("telemetry of {}", generated.interaction.event_id),
-            &t,
-        );
+        assert_valid(&telemetry, &format!("telemetry of {}", generated.interaction.event_id), &t);
         // What the generator writes, the decoder reads back unchanged.
-        let decoded = decoder
-            .interaction(&serde_json::to_vec(&generated.interaction).unwrap())
-            .unwrap();
+        let decoded =
+            decoder.interaction(&serde_json::to_vec(&generated.interaction).unwrap()).unwrap();
         assert_eq!(decoded, generated.interaction);
-        let decoded = decoder
-            .telemetry(&serde_json::to_vec(&generated.telemetry).unwrap())
-            .unwrap();
+        let decoded =
+            decoder.telemetry(&serde_json::to_vec(&generated.telemetry).unwrap()).unwrap();
         assert_eq!(decoded, generated.telemetry);
         tool_calls += generated.interaction.tool_calls.len();
     }
@@ -436,10 +352,7 @@ fn invalid_records_are_rejected_by_schema_and_decoder() {
     let schema = validator("interaction");
     for (what, text) in &interactions {
         let value: Value = serde_json::from_str(text).unwrap();
-        assert!(
-            !schema.is_valid(&value),
-            "schema accepts interaction: {what}"
-        );
+        assert!(!schema.is_valid(&value), "schema accepts interaction: {what}");
         assert!(
             Decoder::default().interaction(text.as_bytes()).is_err(),
             "decoder accepts interaction: {what}"
@@ -449,29 +362,14 @@ fn invalid_records_are_rejected_by_schema_and_decoder() {
     const T: &str = r#""ts":"2026-11-22T10:00:00Z","agent_id":"a""#;
     let telemetry = [
         ("bad status", format!(r#"{{{T},"status":"exploded"}}"#)),
-        (
-            "status with other case",
-            format!(r#"{{{T},"status":"OK"}}"#),
-        ),
-        (
-            "missing agent_id",
-            r#"{"ts":"2026-11-22T10:00:00Z"}"#.to_owned(),
-        ),
-        (
-            "empty agent_id",
-            r#"{"ts":"2026-11-22T10:00:00Z","agent_id":""}"#.to_owned(),
-        ),
+        ("status with other case", format!(r#"{{{T},"status":"OK"}}"#)),
+        ("missing agent_id", r#"{"ts":"2026-11-22T10:00:00Z"}"#.to_owned()),
+        ("empty agent_id", r#"{"ts":"2026-11-22T10:00:00Z","agent_id":""}"#.to_owned()),
         ("missing ts", r#"{"agent_id":"a"}"#.to_owned()),
         ("negative latency", format!(r#"{{{T},"latency_ms":-1}}"#)),
         ("negative cost", format!(r#"{{{T},"cost_usd":-0.5}}"#)),
-        (
-            "tokens as a string",
-            format!(r#"{{{T},"prompt_tokens":"12"}}"#),
-        ),
-        (
-            "fractional tokens",
-            format!(r#"{{{T},"completion_tokens":1.5}}"#),
-        ),
+        ("tokens as a string", format!(r#"{{{T},"prompt_tokens":"12"}}"#)),
+        ("fractional tokens", format!(r#"{{{T},"completion_tokens":1.5}}"#)),
         ("negative tokens", format!(r#"{{{T},"prompt_tokens":-3}}"#)),
     ];
     let schema = validator("telemetry");
@@ -662,10 +560,7 @@ patterns:
         ("unknown top-level key", "name: t\nversion: '1'\nrule: []\n".to_owned()),
     ];
     for (what, text) in &bad {
-        assert!(
-            !schema.is_valid(&yaml(text)),
-            "schema accepts rule file: {what}"
-        );
+        assert!(!schema.is_valid(&yaml(text)), "schema accepts rule file: {what}");
         assert!(
             palisade::detect::rules::parse_pack(path, text).is_err(),
             "loader accepts rule file: {what}"

@@ -123,19 +123,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     if !args.quiet {
         print_summary(&summary, number, elapsed);
     }
-    Ok(if summary.errors > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if summary.errors > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 fn print_summary(s: &Summary, lines: u64, elapsed: f64) {
-    let rate = if elapsed > 0.0 {
-        s.events as f64 / elapsed
-    } else {
-        0.0
-    };
+    let rate = if elapsed > 0.0 { s.events as f64 / elapsed } else { 0.0 };
     let mb = s.bytes as f64 / 1e6;
     let mut err = std::io::stderr().lock();
     let _ = writeln!(

@@ -18,13 +18,7 @@ use clap::{Args, Subcommand, ValueEnum};
 /// exfiltration and secret leaks, redacts PII, and emits alerts, a redacted stream and dead
 /// letters.
 #[derive(Debug, Parser)]
-#[command(
-    name = "palisade",
-    version,
-    about,
-    long_about,
-    propagate_version = true
-)]
+#[command(name = "palisade", version, about, long_about, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,
@@ -39,12 +33,7 @@ pub struct LogArgs {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "PALISADE_LOG_FORMAT")]
     pub log_format: LogFormat,
     /// Log filter, e.g. `info`, `palisade=debug` (also read from RUST_LOG).
-    #[arg(
-        long,
-        global = true,
-        env = "RUST_LOG",
-        default_value = "warn,palisade=info"
-    )]
+    #[arg(long, global = true, env = "RUST_LOG", default_value = "warn,palisade=info")]
     pub log: String,
 }
 
@@ -124,10 +113,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 pub fn open_output(path: &str) -> anyhow::Result<Box<dyn Write>> {
     use anyhow::Context as _;
     if path == "-" {
-        return Ok(Box::new(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout().lock(),
-        )));
+        return Ok(Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())));
     }
     let path = PathBuf::from(path);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

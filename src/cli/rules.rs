@@ -47,11 +47,7 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
                 issues.iter().filter(|i| i.error).count(),
                 issues.iter().filter(|i| !i.error).count()
             );
-            Ok(if errors > 0 {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         RulesCommand::Test { rules } => {
             let set = Arc::new(RuleSet::load(&rules).context("rules do not compile")?);
@@ -66,11 +62,7 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
                 run - failures.len(),
                 failures.len()
             );
-            Ok(if failures.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
 }

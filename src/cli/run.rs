@@ -64,10 +64,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 async fn watch_signals(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let (Ok(mut term), Ok(mut int)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         tracing::warn!("cannot install signal handlers; stop with SIGKILL");
         return;
     };
@@ -94,11 +93,7 @@ fn print_report(name: &str, report: &RunReport) {
     let mut err = std::io::stderr().lock();
     let secs = report.elapsed.as_secs_f64();
     let events = report.events_in();
-    let rate = if secs > 0.0 {
-        events as f64 / secs
-    } else {
-        0.0
-    };
+    let rate = if secs > 0.0 { events as f64 / secs } else { 0.0 };
     let _ = writeln!(
         err,
         "pipeline `{name}`: {} events in {secs:.2}s ({} events/s)",
@@ -106,22 +101,15 @@ fn print_report(name: &str, report: &RunReport) {
         thousands(rate as u64)
     );
     for s in &report.sources {
-        let committed: Vec<String> = s
-            .committed
-            .iter()
-            .map(|(t, p, o)| format!("{t}[{p}]@{o}"))
-            .collect();
+        let committed: Vec<String> =
+            s.committed.iter().map(|(t, p, o)| format!("{t}[{p}]@{o}")).collect();
         let _ = writeln!(
             err,
             "  source {}: {} records, {} dead letters, committed {}{}",
             s.name,
             thousands(s.events),
             thousands(s.dead_letters),
-            if committed.is_empty() {
-                "nothing".into()
-            } else {
-                committed.join(" ")
-            },
+            if committed.is_empty() { "nothing".into() } else { committed.join(" ") },
             if s.failed_batches > 0 {
                 format!(", {} batches NOT delivered", s.failed_batches)
             } else {
@@ -130,23 +118,14 @@ fn print_report(name: &str, report: &RunReport) {
         );
     }
     for (stage, counters) in &report.stages {
-        let list: Vec<String> = counters
-            .iter()
-            .map(|(k, v)| format!("{k}={}", thousands(*v)))
-            .collect();
+        let list: Vec<String> =
+            counters.iter().map(|(k, v)| format!("{k}={}", thousands(*v))).collect();
         let _ = writeln!(err, "  stage {stage}: {}", list.join(" "));
     }
     for s in &report.sinks {
-        let list: Vec<String> = s
-            .written
-            .iter()
-            .map(|(k, v)| format!("{} {k}", thousands(*v)))
-            .collect();
-        let written = if list.is_empty() {
-            "nothing".to_owned()
-        } else {
-            list.join(", ")
-        };
+        let list: Vec<String> =
+            s.written.iter().map(|(k, v)| format!("{} {k}", thousands(*v))).collect();
+        let written = if list.is_empty() { "nothing".to_owned() } else { list.join(", ") };
         let _ = writeln!(err, "  sink {}: wrote {written}", s.name);
     }
     for e in &report.errors {

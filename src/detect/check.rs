@@ -27,17 +27,10 @@ pub fn lint(rules: &RuleSet) -> Vec<LintIssue> {
     let mut issues = Vec::new();
     for rule in rules.rules() {
         let mut push = |error: bool, message: String| {
-            issues.push(LintIssue {
-                rule_id: rule.id.to_string(),
-                error,
-                message,
-            });
+            issues.push(LintIssue { rule_id: rule.id.to_string(), error, message });
         };
         if rule.examples.matches.is_empty() {
-            push(
-                false,
-                "has no `examples.match`: nothing proves it fires".into(),
-            );
+            push(false, "has no `examples.match`: nothing proves it fires".into());
         }
         if rule.examples.no_match.is_empty() && !rule.examples.matches.is_empty() {
             push(
@@ -52,16 +45,10 @@ pub fn lint(rules: &RuleSet) -> Vec<LintIssue> {
             continue;
         }
         for keyword in &rule.keywords {
-            let used = rule
-                .examples
-                .matches
-                .iter()
-                .any(|e| e.to_lowercase().contains(keyword.as_str()));
+            let used =
+                rule.examples.matches.iter().any(|e| e.to_lowercase().contains(keyword.as_str()));
             if !used && !rule.examples.matches.is_empty() {
-                push(
-                    false,
-                    format!("keyword `{keyword}` appears in none of the match examples"),
-                );
+                push(false, format!("keyword `{keyword}` appears in none of the match examples"));
             }
         }
         for example in &rule.examples.matches {
@@ -109,10 +96,9 @@ pub fn test_examples(rules: &std::sync::Arc<RuleSet>) -> (usize, Vec<ExampleFail
             .into_iter()
             .find(|k| rule.applies_to & super::rules::field_bit(*k) != 0)
             .unwrap_or(FieldKind::Prompt);
-        for (expected, examples) in [
-            (true, &rule.examples.matches),
-            (false, &rule.examples.no_match),
-        ] {
+        for (expected, examples) in
+            [(true, &rule.examples.matches), (false, &rule.examples.no_match)]
+        {
             for example in examples {
                 run += 1;
                 let detection = detector.scan_as(kind, kind.as_str(), example, &mut scratch);

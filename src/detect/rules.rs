@@ -39,25 +39,13 @@ pub const MAX_PATTERN_LEN: usize = 4096;
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
     #[error("cannot read rules from {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: invalid rule file: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: {location}: {key}: {message}")]
-    Invalid {
-        path: PathBuf,
-        location: String,
-        key: &'static str,
-        message: String,
-    },
+    Invalid { path: PathBuf, location: String, key: &'static str, message: String },
     #[error("rule id `{id}` is defined twice: in {first} and in {second}")]
-    DuplicateId {
-        id: String,
-        first: PathBuf,
-        second: PathBuf,
-    },
+    DuplicateId { id: String, first: PathBuf, second: PathBuf },
     #[error("no rule files (*.yaml, *.yml) found in {path}")]
     Empty { path: PathBuf },
 }
@@ -214,10 +202,7 @@ pub struct PackInfo {
 /// # Errors
 /// The first file that cannot be read, parsed or validated, or a duplicate rule id.
 pub fn load_path(path: &Path) -> Result<(Vec<PackInfo>, Vec<Rule>, u64), RuleError> {
-    let io = |source| RuleError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| RuleError::Io { path: path.to_owned(), source };
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(io)?
@@ -226,9 +211,7 @@ pub fn load_path(path: &Path) -> Result<(Vec<PackInfo>, Vec<Rule>, u64), RuleErr
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(RuleError::Empty {
-                path: path.to_owned(),
-            });
+            return Err(RuleError::Empty { path: path.to_owned() });
         }
         files
     } else {
@@ -238,10 +221,8 @@ pub fn load_path(path: &Path) -> Result<(Vec<PackInfo>, Vec<Rule>, u64), RuleErr
     let mut rules: Vec<Rule> = Vec::new();
     let mut digest = Fnv64::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|source| RuleError::Io {
-            path: file.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|source| RuleError::Io { path: file.clone(), source })?;
         digest.write(file.file_name().map_or(&[][..], |n| n.as_encoded_bytes()));
         digest.write(text.as_bytes());
         let (pack, file_rules) = parse_pack(&file, &text)?;
@@ -265,15 +246,9 @@ pub fn load_path(path: &Path) -> Result<(Vec<PackInfo>, Vec<Rule>, u64), RuleErr
 /// # Errors
 /// [`RuleError::Parse`] or [`RuleError::Invalid`] naming the rule and key.
 pub fn parse_pack(file: &Path, text: &str) -> Result<(PackInfo, Vec<Rule>), RuleError> {
-    let pack: PackFile = serde_saphyr::from_str(text).map_err(|e| RuleError::Parse {
-        path: file.to_owned(),
-        message: e.to_string(),
-    })?;
-    let stem = file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("rules")
-        .to_owned();
+    let pack: PackFile = serde_saphyr::from_str(text)
+        .map_err(|e| RuleError::Parse { path: file.to_owned(), message: e.to_string() })?;
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("rules").to_owned();
     let pack_name: std::sync::Arc<str> = pack.name.as_str().into();
     let mut rules = Vec::with_capacity(pack.rules.len() + pack.patterns.len());
     for (i, spec) in pack.rules.into_iter().enumerate() {
@@ -327,10 +302,7 @@ fn compile_rule(
         message,
     };
     if spec.id.is_empty()
-        || !spec
-            .id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || !spec.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
         return Err(invalid(
             "id",
@@ -341,18 +313,11 @@ fn compile_rule(
         let known: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
         invalid(
             "category",
-            format!(
-                "unknown category `{}`; known: {}",
-                spec.category,
-                known.join(", ")
-            ),
+            format!("unknown category `{}`; known: {}", spec.category, known.join(", ")),
         )
     })?;
     if spec.risk_score > 100 {
-        return Err(invalid(
-            "risk_score",
-            format!("{} is over 100", spec.risk_score),
-        ));
+        return Err(invalid("risk_score", format!("{} is over 100", spec.risk_score)));
     }
     let confidence = spec.confidence.unwrap_or(0.8);
     if !(0.0..=1.0).contains(&confidence) {
@@ -383,35 +348,17 @@ fn compile_rule(
             .build()
             .map_err(|e| invalid(key, format!("invalid regex: {e}")))
     };
-    let pattern = spec
-        .pattern
-        .as_deref()
-        .map(|p| compile("pattern", p))
-        .transpose()?;
-    let all_of = spec
-        .all_of
-        .iter()
-        .map(|p| compile("all_of", p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let any_of = spec
-        .any_of
-        .iter()
-        .map(|p| compile("any_of", p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let pattern = spec.pattern.as_deref().map(|p| compile("pattern", p)).transpose()?;
+    let all_of = spec.all_of.iter().map(|p| compile("all_of", p)).collect::<Result<Vec<_>, _>>()?;
+    let any_of = spec.any_of.iter().map(|p| compile("any_of", p)).collect::<Result<Vec<_>, _>>()?;
     if pattern.is_none() && all_of.is_empty() && any_of.is_empty() {
-        return Err(invalid(
-            "pattern",
-            "a rule needs `pattern`, `all_of` or `any_of`".into(),
-        ));
+        return Err(invalid("pattern", "a rule needs `pattern`, `all_of` or `any_of`".into()));
     }
     let mut keywords = Vec::with_capacity(spec.keywords.len());
     for keyword in &spec.keywords {
         let keyword = keyword.trim().to_lowercase();
         if keyword.is_empty() {
-            return Err(invalid(
-                "keywords",
-                "keywords must not be empty strings".into(),
-            ));
+            return Err(invalid("keywords", "keywords must not be empty strings".into()));
         }
         if !keywords.contains(&keyword) {
             keywords.push(keyword);
@@ -420,9 +367,7 @@ fn compile_rule(
     Ok(Rule {
         id: spec.id.as_str().into(),
         category,
-        severity: spec
-            .severity
-            .unwrap_or_else(|| Severity::from_risk(spec.risk_score)),
+        severity: spec.severity.unwrap_or_else(|| Severity::from_risk(spec.risk_score)),
         risk_score: spec.risk_score,
         confidence,
         applies_to,
@@ -501,13 +446,7 @@ rules:
         assert_eq!(rules[0].keywords, ["ignore"]);
         assert_eq!(rules[0].applies_to, 0b101);
         assert_eq!(rules[0].severity, Severity::High);
-        assert!(
-            rules[0]
-                .pattern
-                .as_ref()
-                .unwrap()
-                .is_match("IGNORE  previous")
-        );
+        assert!(rules[0].pattern.as_ref().unwrap().is_match("IGNORE  previous"));
     }
 
     #[test]

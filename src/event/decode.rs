@@ -50,10 +50,7 @@ pub enum DecodeErrorKind {
     /// The record is not well-formed JSON.
     Syntax { message: String },
     /// A field has the wrong type or an invalid value.
-    Field {
-        path: String,
-        expected: &'static str,
-    },
+    Field { path: String, expected: &'static str },
     /// A field appears twice in one object (ambiguous: consumers could disagree).
     Duplicate { path: String },
     /// A required field is absent.
@@ -98,10 +95,7 @@ impl fmt::Display for DecodeErrorKind {
                  in the pipeline settings if such events are legitimate)"
             ),
             Self::NotUtf8 { valid_up_to } => {
-                write!(
-                    f,
-                    "event is not valid UTF-8 (first bad byte at offset {valid_up_to})"
-                )
+                write!(f, "event is not valid UTF-8 (first bad byte at offset {valid_up_to})")
             }
             Self::NotAnObject { found } => write!(f, "expected a JSON object, found {found}"),
             Self::Syntax { message } => write!(f, "malformed JSON: {message}"),
@@ -137,10 +131,7 @@ impl Default for Decoder {
 
 impl Decoder {
     pub fn new(max_event_bytes: usize) -> Self {
-        Self {
-            max_event_bytes,
-            lenient: false,
-        }
+        Self { max_event_bytes, lenient: false }
     }
 
     /// Lenient interactions for batch analysis: `text` is read as `prompt`, and a missing
@@ -160,9 +151,9 @@ impl Decoder {
     /// [`DecodeError`] naming the problem and, where known, the column.
     pub fn decode(&self, kind: EventKind, bytes: &[u8]) -> Result<Event, DecodeError> {
         match kind {
-            EventKind::Interaction => self
-                .interaction(bytes)
-                .map(|e| Event::Interaction(Box::new(e))),
+            EventKind::Interaction => {
+                self.interaction(bytes).map(|e| Event::Interaction(Box::new(e)))
+            }
             EventKind::Telemetry => self.telemetry(bytes).map(|t| Event::Telemetry(Box::new(t))),
         }
     }
@@ -174,10 +165,7 @@ impl Decoder {
     pub fn interaction(&self, bytes: &[u8]) -> Result<InteractionEvent, DecodeError> {
         let text = self.precheck(bytes)?;
         let ctx = Ctx::default();
-        let seed = InteractionSeed {
-            ctx: &ctx,
-            lenient: self.lenient,
-        };
+        let seed = InteractionSeed { ctx: &ctx, lenient: self.lenient };
         run(text, seed, &ctx)
     }
 
@@ -199,9 +187,7 @@ impl Decoder {
             }));
         }
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            DecodeError::new(DecodeErrorKind::NotUtf8 {
-                valid_up_to: e.valid_up_to(),
-            })
+            DecodeError::new(DecodeErrorKind::NotUtf8 { valid_up_to: e.valid_up_to() })
         })?;
         let start = text.trim_start();
         let found = match start.as_bytes().first() {
@@ -223,9 +209,7 @@ where
     S: for<'de> DeserializeSeed<'de, Value = T>,
 {
     let mut de = serde_json::Deserializer::from_str(text);
-    let result = seed
-        .deserialize(&mut de)
-        .and_then(|value| de.end().map(|()| value));
+    let result = seed.deserialize(&mut de).and_then(|value| de.end().map(|()| value));
     result.map_err(|err| {
         let column = Some(err.column()).filter(|&c| c > 0);
         // A syntax error wins over a field problem recorded while it surfaced.
@@ -242,9 +226,7 @@ where
             }
             // Every data error raised by our visitors records its problem in `ctx`; this arm
             // only guards against a serde message (which may quote the value) leaking out.
-            _ => DecodeErrorKind::Invalid {
-                message: "event does not match its schema",
-            },
+            _ => DecodeErrorKind::Invalid { message: "event does not match its schema" },
         };
         DecodeError { kind, column }
     })
@@ -269,10 +251,7 @@ impl Ctx {
     }
 
     fn field<E: de::Error>(&self, prefix: &str, name: &str, expected: &'static str) -> E {
-        self.fail(DecodeErrorKind::Field {
-            path: format!("{prefix}{name}"),
-            expected,
-        })
+        self.fail(DecodeErrorKind::Field { path: format!("{prefix}{name}"), expected })
     }
 }
 
@@ -319,29 +298,17 @@ where
     // The original error is returned (it tells a syntax error from a data error); what is
     // reported comes from `ctx`. A nested visitor may already have noted a precise problem.
     map.next_value::<T>().inspect_err(|_| {
-        ctx.note(DecodeErrorKind::Field {
-            path: format!("{prefix}{name}"),
-            expected,
-        });
+        ctx.note(DecodeErrorKind::Field { path: format!("{prefix}{name}"), expected });
     })
 }
 
 fn non_empty<E: de::Error>(ctx: &Ctx, prefix: &str, name: &str, s: String) -> Result<String, E> {
-    if s.is_empty() {
-        Err(ctx.field(prefix, name, "a non-empty string"))
-    } else {
-        Ok(s)
-    }
+    if s.is_empty() { Err(ctx.field(prefix, name, "a non-empty string")) } else { Ok(s) }
 }
 
 fn timestamp<E: de::Error>(ctx: &Ctx, name: &str, s: &str) -> Result<Timestamp, E> {
-    Timestamp::parse(s).map_err(|_| {
-        ctx.field(
-            "",
-            name,
-            "an RFC 3339 date-time such as 2026-11-22T10:15:30Z",
-        )
-    })
+    Timestamp::parse(s)
+        .map_err(|_| ctx.field("", name, "an RFC 3339 date-time such as 2026-11-22T10:15:30Z"))
 }
 
 /// Tracks which known fields were seen, to reject duplicates.
@@ -357,9 +324,7 @@ impl Seen {
     ) -> Result<(), E> {
         let bit = 1u64 << index;
         if self.0 & bit != 0 {
-            return Err(ctx.fail(DecodeErrorKind::Duplicate {
-                path: format!("{prefix}{name}"),
-            }));
+            return Err(ctx.fail(DecodeErrorKind::Duplicate { path: format!("{prefix}{name}") }));
         }
         self.0 |= bit;
         Ok(())
@@ -492,34 +457,25 @@ impl<'de> Visitor<'de> for InteractionSeed<'_> {
                 4 => user_id = value(&mut map, ctx, "", name, OPT_STR)?,
                 5 => tenant = value(&mut map, ctx, "", name, OPT_STR)?,
                 6 => {
-                    turn = value(
-                        &mut map,
-                        ctx,
-                        "",
-                        name,
-                        "an integer from 0 to 4294967295 or null",
-                    )?
+                    turn =
+                        value(&mut map, ctx, "", name, "an integer from 0 to 4294967295 or null")?
                 }
                 7 => model = value(&mut map, ctx, "", name, OPT_STR)?,
                 8 => provider = value(&mut map, ctx, "", name, OPT_STR)?,
                 9 | 13 => {
                     if index == 13 && seen.has(9) || index == 9 && seen.has(13) {
-                        return Err(ctx.fail(DecodeErrorKind::Duplicate {
-                            path: "prompt".into(),
-                        }));
+                        return Err(ctx.fail(DecodeErrorKind::Duplicate { path: "prompt".into() }));
                     }
                     prompt = value(&mut map, ctx, "", name, OPT_STR)?;
                 }
                 10 => response = value(&mut map, ctx, "", name, OPT_STR)?,
                 11 => {
-                    tool_calls = map
-                        .next_value_seed(ToolCallsSeed { ctx })
-                        .inspect_err(|_| {
-                            ctx.note(DecodeErrorKind::Field {
-                                path: name.into(),
-                                expected: "an array of {name, arguments, result?}",
-                            });
-                        })?;
+                    tool_calls = map.next_value_seed(ToolCallsSeed { ctx }).inspect_err(|_| {
+                        ctx.note(DecodeErrorKind::Field {
+                            path: name.into(),
+                            expected: "an array of {name, arguments, result?}",
+                        });
+                    })?;
                 }
                 12 => {
                     let m: Option<Map<String, Value>> =
@@ -601,10 +557,7 @@ impl<'de> Visitor<'de> for ToolCallsSeed<'_> {
         let mut index = 0usize;
         loop {
             let prefix = format!("tool_calls[{index}].");
-            let next = seq.next_element_seed(ToolCallSeed {
-                ctx: self.ctx,
-                prefix: &prefix,
-            });
+            let next = seq.next_element_seed(ToolCallSeed { ctx: self.ctx, prefix: &prefix });
             match next.inspect_err(|_| {
                 self.ctx.note(DecodeErrorKind::Field {
                     path: format!("tool_calls[{index}]"),
@@ -664,9 +617,7 @@ impl<'de> Visitor<'de> for ToolCallSeed<'_> {
             }
         }
         let missing = |field: &str| {
-            ctx.fail::<A::Error>(DecodeErrorKind::Missing {
-                path: format!("{prefix}{field}"),
-            })
+            ctx.fail::<A::Error>(DecodeErrorKind::Missing { path: format!("{prefix}{field}") })
         };
         Ok(ToolCall {
             name: name.ok_or_else(|| missing("name"))?,

@@ -60,11 +60,7 @@ impl InteractionEvent {
     pub fn text_len(&self) -> usize {
         self.prompt.as_ref().map_or(0, String::len)
             + self.response.as_ref().map_or(0, String::len)
-            + self
-                .tool_calls
-                .iter()
-                .map(ToolCall::text_len)
-                .sum::<usize>()
+            + self.tool_calls.iter().map(ToolCall::text_len).sum::<usize>()
     }
 }
 

@@ -23,18 +23,12 @@ impl Timestamp {
     /// Returns [`TimestampError`] when the text is not an RFC 3339 date-time.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
         let micros = parse_rfc3339_micros(text).ok_or(TimestampError)?;
-        Ok(Self {
-            micros,
-            text: text.into(),
-        })
+        Ok(Self { micros, text: text.into() })
     }
 
     /// A timestamp from microseconds since the epoch, rendered as UTC with microseconds.
     pub fn from_micros(micros: i64) -> Self {
-        Self {
-            micros,
-            text: format_rfc3339_micros(micros).into(),
-        }
+        Self { micros, text: format_rfc3339_micros(micros).into() }
     }
 
     /// The current wall-clock time.
@@ -250,14 +244,9 @@ mod tests {
 
     #[test]
     fn format_and_parse_round_trip() {
-        for micros in [
-            0,
-            1,
-            -1,
-            1_795_342_530_123_456,
-            -62_135_596_800_000_000,
-            253_402_300_799_999_999,
-        ] {
+        for micros in
+            [0, 1, -1, 1_795_342_530_123_456, -62_135_596_800_000_000, 253_402_300_799_999_999]
+        {
             let text = format_rfc3339_micros(micros);
             assert_eq!(Timestamp::parse(&text).unwrap().micros(), micros, "{text}");
         }

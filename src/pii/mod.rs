@@ -105,10 +105,7 @@ impl PiiPolicy {
         Self {
             name: "default_pii".into(),
             min_confidence: 0.5,
-            methods: EntityType::ALL
-                .iter()
-                .map(|&e| (e, Method::Replace))
-                .collect(),
+            methods: EntityType::ALL.iter().map(|&e| (e, Method::Replace)).collect(),
         }
     }
 
@@ -118,18 +115,11 @@ impl PiiPolicy {
         min_confidence: f32,
         methods: Vec<(EntityType, Method)>,
     ) -> Self {
-        Self {
-            name: name.into(),
-            min_confidence,
-            methods,
-        }
+        Self { name: name.into(), min_confidence, methods }
     }
 
     pub fn method(&self, entity: EntityType) -> Option<&Method> {
-        self.methods
-            .iter()
-            .find(|(e, _)| *e == entity)
-            .map(|(_, m)| m)
+        self.methods.iter().find(|(e, _)| *e == entity).map(|(_, m)| m)
     }
 
     /// The spans of `text` this policy redacts: candidates above the confidence floor, with
@@ -199,10 +189,7 @@ impl Redaction {
         let Some((_, edits)) = self.edits.iter().find(|(f, _)| f == field) else {
             return (start, end);
         };
-        (
-            map_offset(edits, start, false),
-            map_offset(edits, end, true),
-        )
+        (map_offset(edits, start, false), map_offset(edits, end, true))
     }
 }
 
@@ -238,9 +225,7 @@ pub struct TokenVault {
 
 impl fmt::Debug for TokenVault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenVault")
-            .field("sessions", &self.sessions.len())
-            .finish_non_exhaustive()
+        f.debug_struct("TokenVault").field("sessions", &self.sessions.len()).finish_non_exhaustive()
     }
 }
 
@@ -266,8 +251,7 @@ impl TokenVault {
                 self.sessions.remove(&oldest);
             }
             self.order.push_back(session_id.to_owned());
-            self.sessions
-                .insert(session_id.to_owned(), SessionTokens::default());
+            self.sessions.insert(session_id.to_owned(), SessionTokens::default());
         }
         // Just inserted or present.
         self.sessions.entry(session_id.to_owned()).or_default()
@@ -303,11 +287,8 @@ impl Redactor {
         let mut scratch_session = SessionTokens::default();
         let hasher = vault.hasher.clone();
         // Events without a session (batch analysis) get tokens numbered per event.
-        let mut tokens = if session_id.is_empty() {
-            None
-        } else {
-            Some(vault.session(&session_id))
-        };
+        let mut tokens =
+            if session_id.is_empty() { None } else { Some(vault.session(&session_id)) };
         for_each_text_mut(event, |_, path, text| {
             self.policy.find(text, &mut matches);
             if matches.is_empty() {
@@ -362,10 +343,8 @@ impl Redactor {
                 Method::Mask { char, keep_last } => {
                     let count = value.chars().count();
                     let keep = (*keep_last).min(count);
-                    let tail_start = value
-                        .char_indices()
-                        .nth(count - keep)
-                        .map_or(value.len(), |(i, _)| i);
+                    let tail_start =
+                        value.char_indices().nth(count - keep).map_or(value.len(), |(i, _)| i);
                     for c in value[..tail_start].chars() {
                         out.push(if c.is_alphanumeric() { *char } else { c });
                     }
@@ -373,12 +352,7 @@ impl Redactor {
                 }
                 Method::Drop => {}
             }
-            edits.push(Edit {
-                start: m.start,
-                end: m.end,
-                new_start,
-                new_end: out.len(),
-            });
+            edits.push(Edit { start: m.start, end: m.end, new_start, new_end: out.len() });
             at = m.end;
         }
         out.push_str(&text[at..]);
@@ -395,9 +369,7 @@ mod tests {
     fn event(session: &str, prompt: &str) -> InteractionEvent {
         let json = serde_json::json!({"event_id":"e","ts":"2026-11-22T10:00:00Z","agent_id":"a",
             "session_id":session,"prompt":prompt});
-        Decoder::default()
-            .interaction(json.to_string().as_bytes())
-            .unwrap()
+        Decoder::default().interaction(json.to_string().as_bytes()).unwrap()
     }
 
     #[test]
@@ -406,10 +378,7 @@ mod tests {
         let mut vault = TokenVault::default();
         let mut first = event("s1", "mail a@x.io or b@x.io, then a@x.io");
         redactor.redact(&mut first, &mut vault);
-        assert_eq!(
-            first.prompt.as_deref(),
-            Some("mail [EMAIL_1] or [EMAIL_2], then [EMAIL_1]")
-        );
+        assert_eq!(first.prompt.as_deref(), Some("mail [EMAIL_1] or [EMAIL_2], then [EMAIL_1]"));
         let mut second = event("s1", "again b@x.io");
         redactor.redact(&mut second, &mut vault);
         assert_eq!(second.prompt.as_deref(), Some("again [EMAIL_2]"));
@@ -425,10 +394,7 @@ mod tests {
         let original = e.prompt.clone().unwrap();
         let r = redactor.redact(&mut e, &mut TokenVault::default());
         assert_eq!(r.findings.len(), 1);
-        assert_eq!(
-            &original[r.findings[0].start..r.findings[0].end],
-            "123-45-6789"
-        );
+        assert_eq!(&original[r.findings[0].start..r.findings[0].end], "123-45-6789");
         let at = original.find("ignore").unwrap();
         let (s, t) = r.map_span("prompt", at, original.len());
         let redacted = e.prompt.unwrap();
@@ -441,30 +407,10 @@ mod tests {
     #[test]
     fn contained_spans_drop_and_partial_overlaps_merge() {
         let mut m = vec![
-            PiiMatch {
-                entity: EntityType::Phone,
-                start: 5,
-                end: 15,
-                confidence: 0.9,
-            },
-            PiiMatch {
-                entity: EntityType::Email,
-                start: 0,
-                end: 20,
-                confidence: 0.5,
-            },
-            PiiMatch {
-                entity: EntityType::IpAddress,
-                start: 18,
-                end: 30,
-                confidence: 0.4,
-            },
-            PiiMatch {
-                entity: EntityType::UsSsn,
-                start: 19,
-                end: 35,
-                confidence: 0.8,
-            },
+            PiiMatch { entity: EntityType::Phone, start: 5, end: 15, confidence: 0.9 },
+            PiiMatch { entity: EntityType::Email, start: 0, end: 20, confidence: 0.5 },
+            PiiMatch { entity: EntityType::IpAddress, start: 18, end: 30, confidence: 0.4 },
+            PiiMatch { entity: EntityType::UsSsn, start: 19, end: 35, confidence: 0.8 },
         ];
         resolve_overlaps(&mut m);
         let kept: Vec<_> = m.iter().map(|m| (m.entity, m.start, m.end)).collect();
@@ -476,19 +422,10 @@ mod tests {
         let policy = PiiPolicy::new(
             "t",
             0.5,
-            vec![(
-                EntityType::CreditCard,
-                Method::Mask {
-                    char: '*',
-                    keep_last: 4,
-                },
-            )],
+            vec![(EntityType::CreditCard, Method::Mask { char: '*', keep_last: 4 })],
         );
         let mut e = event("s", "card 4111-1111-1111-1111 thanks, mail a@b.io");
         Redactor::new(policy.into()).redact(&mut e, &mut TokenVault::default());
-        assert_eq!(
-            e.prompt.as_deref(),
-            Some("card ****-****-****-1111 thanks, mail a@b.io")
-        );
+        assert_eq!(e.prompt.as_deref(), Some("card ****-****-****-1111 thanks, mail a@b.io"));
     }
 }

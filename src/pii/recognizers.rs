@@ -55,12 +55,7 @@ fn scan_emails(text: &str, out: &mut Vec<PiiMatch>) {
             continue;
         }
         last_end = end;
-        out.push(PiiMatch {
-            entity: EntityType::Email,
-            start,
-            end,
-            confidence: 0.95,
-        });
+        out.push(PiiMatch { entity: EntityType::Email, start, end, confidence: 0.95 });
     }
 }
 
@@ -221,12 +216,7 @@ fn classify(text: &str, start: usize, end: usize) -> Option<PiiMatch> {
     let context = context_before(text, start);
     let make = |entity, confidence: f32| {
         let adjusted = confidence + context_adjustment(entity, &context);
-        Some(PiiMatch {
-            entity,
-            start,
-            end,
-            confidence: adjusted.clamp(0.0, 1.0),
-        })
+        Some(PiiMatch { entity, start, end, confidence: adjusted.clamp(0.0, 1.0) })
     };
     let only_seps = |allowed: &[u8]| s.seps.iter().all(|b| allowed.contains(b));
 
@@ -295,28 +285,21 @@ pub fn luhn(digits: &[u8]) -> bool {
 
 /// The card brand implied by the leading digits (IIN ranges), if any.
 pub fn card_brand(digits: &[u8]) -> Option<&'static str> {
-    let prefix = |n: usize| {
-        digits
-            .iter()
-            .take(n)
-            .fold(0u32, |acc, &d| acc * 10 + u32::from(d))
-    };
+    let prefix = |n: usize| digits.iter().take(n).fold(0u32, |acc, &d| acc * 10 + u32::from(d));
     let len = digits.len();
-    Some(
-        match (prefix(1), prefix(2), prefix(3), prefix(4), prefix(6)) {
-            (4, ..) if matches!(len, 13 | 16 | 19) => "visa",
-            (_, 51..=55, ..) if len == 16 => "mastercard",
-            (_, _, _, 2221..=2720, _) if len == 16 => "mastercard",
-            (_, 34 | 37, ..) if len == 15 => "amex",
-            (_, _, _, 6011, _) | (_, 65, ..) if (16..=19).contains(&len) => "discover",
-            (_, _, 644..=649, ..) if (16..=19).contains(&len) => "discover",
-            (_, _, _, 3528..=3589, _) if (16..=19).contains(&len) => "jcb",
-            (_, 36 | 38 | 39, ..) | (_, _, 300..=305, ..) if (14..=19).contains(&len) => "diners",
-            (_, 62, ..) if (16..=19).contains(&len) => "unionpay",
-            (_, 50 | 56..=58, ..) | (_, 67, ..) if (12..=19).contains(&len) => "maestro",
-            _ => return None,
-        },
-    )
+    Some(match (prefix(1), prefix(2), prefix(3), prefix(4), prefix(6)) {
+        (4, ..) if matches!(len, 13 | 16 | 19) => "visa",
+        (_, 51..=55, ..) if len == 16 => "mastercard",
+        (_, _, _, 2221..=2720, _) if len == 16 => "mastercard",
+        (_, 34 | 37, ..) if len == 15 => "amex",
+        (_, _, _, 6011, _) | (_, 65, ..) if (16..=19).contains(&len) => "discover",
+        (_, _, 644..=649, ..) if (16..=19).contains(&len) => "discover",
+        (_, _, _, 3528..=3589, _) if (16..=19).contains(&len) => "jcb",
+        (_, 36 | 38 | 39, ..) | (_, _, 300..=305, ..) if (14..=19).contains(&len) => "diners",
+        (_, 62, ..) if (16..=19).contains(&len) => "unionpay",
+        (_, 50 | 56..=58, ..) | (_, 67, ..) if (12..=19).contains(&len) => "maestro",
+        _ => return None,
+    })
 }
 
 /// SSA rules: area not 000, 666 or 900-999; group not 00; serial not 0000.
@@ -368,25 +351,11 @@ fn context_adjustment(entity: EntityType, context: &str) -> f32 {
         "serial", "sku", "part no", "release",
     ];
     let positive: &[&str] = match entity {
-        EntityType::UsSsn => &[
-            "ssn",
-            "social security",
-            "social-security",
-            "tax id",
-            "taxpayer",
-        ],
-        EntityType::Phone => &[
-            "phone", "call", "tel", "mobile", "cell", "fax", "text me", "whatsapp", "contact",
-        ],
-        EntityType::CreditCard => &[
-            "card",
-            "visa",
-            "mastercard",
-            "amex",
-            "credit",
-            "debit",
-            "pan",
-        ],
+        EntityType::UsSsn => &["ssn", "social security", "social-security", "tax id", "taxpayer"],
+        EntityType::Phone => {
+            &["phone", "call", "tel", "mobile", "cell", "fax", "text me", "whatsapp", "contact"]
+        }
+        EntityType::CreditCard => &["card", "visa", "mastercard", "amex", "credit", "debit", "pan"],
         EntityType::IpAddress => &["ip", "address", "host", "server", "from", "login"],
         EntityType::Email => &[],
     };
@@ -429,10 +398,7 @@ mod tests {
             found("card 4111 1111 1111 1111 ok"),
             [(EntityType::CreditCard, "4111 1111 1111 1111")]
         );
-        assert_eq!(
-            found("amex 378282246310005"),
-            [(EntityType::CreditCard, "378282246310005")]
-        );
+        assert_eq!(found("amex 378282246310005"), [(EntityType::CreditCard, "378282246310005")]);
         assert_eq!(
             found("pay 5555-5555-5555-4444"),
             [(EntityType::CreditCard, "5555-5555-5555-4444")]
@@ -443,72 +409,33 @@ mod tests {
 
     #[test]
     fn ssns_follow_area_rules() {
-        assert_eq!(
-            found("SSN 123-45-6789."),
-            [(EntityType::UsSsn, "123-45-6789")]
-        );
-        assert_eq!(
-            found("my ssn is 123456789"),
-            [(EntityType::UsSsn, "123456789")]
-        );
-        for bad in [
-            "000-12-3456",
-            "666-12-3456",
-            "912-34-5678",
-            "123-00-4567",
-            "123-45-0000",
-        ] {
-            assert!(
-                found(bad).iter().all(|(e, _)| *e != EntityType::UsSsn),
-                "{bad}"
-            );
+        assert_eq!(found("SSN 123-45-6789."), [(EntityType::UsSsn, "123-45-6789")]);
+        assert_eq!(found("my ssn is 123456789"), [(EntityType::UsSsn, "123456789")]);
+        for bad in ["000-12-3456", "666-12-3456", "912-34-5678", "123-00-4567", "123-45-0000"] {
+            assert!(found(bad).iter().all(|(e, _)| *e != EntityType::UsSsn), "{bad}");
         }
-        assert!(
-            found("id 123456789").is_empty(),
-            "bare 9 digits need context"
-        );
+        assert!(found("id 123456789").is_empty(), "bare 9 digits need context");
     }
 
     #[test]
     fn phones() {
-        assert_eq!(
-            found("call (415) 555-0132 now"),
-            [(EntityType::Phone, "(415) 555-0132")]
-        );
-        assert_eq!(
-            found("tel +44 20 7946 0958"),
-            [(EntityType::Phone, "+44 20 7946 0958")]
-        );
-        assert_eq!(
-            found("ring 415.555.0132"),
-            [(EntityType::Phone, "415.555.0132")]
-        );
-        assert_eq!(
-            found("Tel.: 030 12345678"),
-            [(EntityType::Phone, "030 12345678")]
-        );
+        assert_eq!(found("call (415) 555-0132 now"), [(EntityType::Phone, "(415) 555-0132")]);
+        assert_eq!(found("tel +44 20 7946 0958"), [(EntityType::Phone, "+44 20 7946 0958")]);
+        assert_eq!(found("ring 415.555.0132"), [(EntityType::Phone, "415.555.0132")]);
+        assert_eq!(found("Tel.: 030 12345678"), [(EntityType::Phone, "030 12345678")]);
         assert!(found("on 2026-11-22 at 10:15").is_empty());
     }
 
     #[test]
     fn ipv4_is_parsed() {
-        assert_eq!(
-            found("from 192.168.10.254 at"),
-            [(EntityType::IpAddress, "192.168.10.254")]
-        );
+        assert_eq!(found("from 192.168.10.254 at"), [(EntityType::IpAddress, "192.168.10.254")]);
         assert!(found("999.1.1.1 and 1.2.3.4.5 and 01.2.3.4").is_empty());
-        assert!(
-            found("version 1.2.3.4").is_empty(),
-            "context lowers confidence"
-        );
+        assert!(found("version 1.2.3.4").is_empty(), "context lowers confidence");
     }
 
     #[test]
     fn runs_split_on_spaces_when_the_whole_is_not_pii() {
-        assert_eq!(
-            found("SSN 123-45-6789 12 years"),
-            [(EntityType::UsSsn, "123-45-6789")]
-        );
+        assert_eq!(found("SSN 123-45-6789 12 years"), [(EntityType::UsSsn, "123-45-6789")]);
     }
 
     #[test]

@@ -10,9 +10,7 @@ use serde::{Deserialize, Deserializer, Serializer};
 /// A message saying what was expected.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let value: u64 = number
         .parse()
@@ -23,9 +21,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "m" => Duration::from_secs(value * 60),
         "h" => Duration::from_secs(value * 3600),
         _ => {
-            return Err(format!(
-                "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
-            ));
+            return Err(format!("`{text}`: unknown unit `{unit}` (use ms, s, m or h)"));
         }
     })
 }

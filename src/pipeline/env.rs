@@ -38,21 +38,12 @@ pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
                 None => (expr, None),
             };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(EnvError::BadName {
-                    line,
-                    name: name.to_owned(),
-                });
+                return Err(EnvError::BadName { line, name: name.to_owned() });
             }
-            match lookup(name)
-                .filter(|v| !v.is_empty())
-                .or_else(|| default.map(str::to_owned))
-            {
+            match lookup(name).filter(|v| !v.is_empty()).or_else(|| default.map(str::to_owned)) {
                 Some(value) => out.push_str(&value),
                 None => {
-                    return Err(EnvError::Unset {
-                        line,
-                        name: name.to_owned(),
-                    });
+                    return Err(EnvError::Unset { line, name: name.to_owned() });
                 }
             }
             rest = &body[end + 1..];
@@ -90,18 +81,9 @@ mod tests {
     fn errors_name_line_and_variable() {
         assert_eq!(
             substitute("a = 1\nb = \"${NOPE}\"", env),
-            Err(EnvError::Unset {
-                line: 2,
-                name: "NOPE".into()
-            })
+            Err(EnvError::Unset { line: 2, name: "NOPE".into() })
         );
-        assert_eq!(
-            substitute("\n\nx ${OPEN", env),
-            Err(EnvError::Unterminated { line: 3 })
-        );
-        assert!(matches!(
-            substitute("${A-B}", env),
-            Err(EnvError::BadName { .. })
-        ));
+        assert_eq!(substitute("\n\nx ${OPEN", env), Err(EnvError::Unterminated { line: 3 }));
+        assert!(matches!(substitute("${A-B}", env), Err(EnvError::BadName { .. })));
     }
 }

@@ -38,6 +38,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
+use crate::kafka::TopicSpec;
 use crate::sinks::{RecordKind, SinkConfig};
 use crate::sources::SourceConfig;
 use crate::stages::StageConfig;
@@ -46,23 +47,13 @@ use crate::stages::StageConfig;
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("cannot read pipeline file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {source}")]
-    Env {
-        path: PathBuf,
-        source: env::EnvError,
-    },
+    Env { path: PathBuf, source: env::EnvError },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: {key}: {message}")]
-    Invalid {
-        path: PathBuf,
-        key: String,
-        message: String,
-    },
+    Invalid { path: PathBuf, key: String, message: String },
 }
 
 /// What building a component may need to know about its pipeline.
@@ -85,10 +76,7 @@ pub struct BuildError {
 
 impl BuildError {
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            message: message.into(),
-        }
+        Self { key: key.into(), message: message.into() }
     }
 }
 
@@ -169,6 +157,10 @@ struct PipelineFile {
     stages: BTreeMap<String, StageConfig>,
     #[serde(default)]
     sinks: BTreeMap<String, SinkConfig>,
+    /// Partitions and replication for `palisade topics create` (topics not listed get the
+    /// defaults: 6 partitions, replication factor 1).
+    #[serde(default)]
+    topics: BTreeMap<String, TopicSpec>,
 }
 
 /// What flows out of a component, as far as validation can tell.
@@ -192,6 +184,7 @@ pub struct Pipeline {
     /// In dependency order: every stage comes after its inputs.
     pub stages: Vec<(String, StageConfig)>,
     pub sinks: Vec<(String, SinkConfig)>,
+    pub topics: BTreeMap<String, TopicSpec>,
 }
 
 impl Pipeline {
@@ -200,10 +193,8 @@ impl Pipeline {
     /// # Errors
     /// [`PipelineError`] naming the file and key.
     pub fn load(path: &Path) -> Result<Self, PipelineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| PipelineError::Io { path: path.to_owned(), source })?;
         Self::parse(path, &text, |name| std::env::var(name).ok())
     }
 
@@ -216,15 +207,32 @@ impl Pipeline {
         text: &str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, PipelineError> {
-        let text = env::substitute(text, lookup).map_err(|source| PipelineError::Env {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = env::substitute(text, lookup)
+            .map_err(|source| PipelineError::Env { path: path.to_owned(), source })?;
         let file: PipelineFile = toml::from_str(&text).map_err(|e| PipelineError::Parse {
             path: path.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
         validate(path, file)
+    }
+
+    /// Every Kafka topic the pipeline reads or writes, with its brokers and creation spec.
+    pub fn kafka_topics(&self) -> Vec<(String, String, TopicSpec)> {
+        let mut out: Vec<(String, String, TopicSpec)> = Vec::new();
+        let endpoints = self
+            .sources
+            .iter()
+            .filter_map(|(_, s)| s.spec().kafka())
+            .chain(self.sinks.iter().filter_map(|(_, s)| s.spec().kafka()));
+        for (brokers, topics) in endpoints {
+            for topic in topics {
+                if !out.iter().any(|(_, t, _)| *t == topic) {
+                    let spec = self.topics.get(&topic).copied().unwrap_or_default();
+                    out.push((brokers.clone(), topic, spec));
+                }
+            }
+        }
+        out
     }
 
     /// What flows out of each named source and stage.
@@ -234,13 +242,8 @@ impl Pipeline {
             flows.insert(name.as_str(), source.spec().flow());
         }
         for (name, stage) in &self.stages {
-            let input = merge_flows(
-                stage
-                    .spec()
-                    .inputs()
-                    .iter()
-                    .filter_map(|i| flows.get(i.as_str())),
-            );
+            let input =
+                merge_flows(stage.spec().inputs().iter().filter_map(|i| flows.get(i.as_str())));
             flows.insert(name.as_str(), stage.spec().flow(input));
         }
         flows
@@ -248,10 +251,7 @@ impl Pipeline {
 }
 
 fn merge_flows<'a>(flows: impl Iterator<Item = &'a Flow>) -> Flow {
-    let mut merged = Flow {
-        redacted: true,
-        ..Flow::default()
-    };
+    let mut merged = Flow { redacted: true, ..Flow::default() };
     let mut any = false;
     for f in flows {
         any = true;
@@ -283,23 +283,14 @@ fn validate(path: &Path, file: PipelineFile) -> Result<Pipeline, PipelineError> 
         ("max_inflight_batches", s.max_inflight_batches),
     ] {
         if value == 0 {
-            return Err(invalid(
-                format!("settings.{key}"),
-                "must be at least 1".into(),
-            ));
+            return Err(invalid(format!("settings.{key}"), "must be at least 1".into()));
         }
     }
     if file.sources.is_empty() {
-        return Err(invalid(
-            "sources".into(),
-            "a pipeline needs at least one source".into(),
-        ));
+        return Err(invalid("sources".into(), "a pipeline needs at least one source".into()));
     }
     if file.sinks.is_empty() {
-        return Err(invalid(
-            "sinks".into(),
-            "a pipeline needs at least one sink".into(),
-        ));
+        return Err(invalid("sinks".into(), "a pipeline needs at least one sink".into()));
     }
     // Names are one namespace: inputs refer to sources and stages by name.
     let mut names: BTreeMap<&str, &str> = BTreeMap::new();
@@ -310,9 +301,7 @@ fn validate(path: &Path, file: PipelineFile) -> Result<Pipeline, PipelineError> 
     ] {
         for name in keys {
             if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             {
                 return Err(invalid(
                     format!("{table}.{name}"),
@@ -350,11 +339,8 @@ fn validate(path: &Path, file: PipelineFile) -> Result<Pipeline, PipelineError> 
                 ));
             }
             if !file.sources.contains_key(input) && !file.stages.contains_key(input) {
-                let hint = if file.sinks.contains_key(input) {
-                    " (sinks have no output)"
-                } else {
-                    ""
-                };
+                let hint =
+                    if file.sinks.contains_key(input) { " (sinks have no output)" } else { "" };
                 return Err(invalid(
                     format!("{table}.{name}.inputs"),
                     format!(
@@ -380,21 +366,13 @@ fn validate(path: &Path, file: PipelineFile) -> Result<Pipeline, PipelineError> 
     while !remaining.is_empty() {
         let before = remaining.len();
         remaining.retain(|name| {
-            let ready = file.stages[*name]
-                .spec()
-                .inputs()
-                .iter()
-                .all(|i| placed.contains(i));
+            let ready = file.stages[*name].spec().inputs().iter().all(|i| placed.contains(i));
             if ready {
                 order.push((*name).clone());
             }
             !ready
         });
-        placed.extend(
-            order[order.len() - (before - remaining.len())..]
-                .iter()
-                .cloned(),
-        );
+        placed.extend(order[order.len() - (before - remaining.len())..].iter().cloned());
         if remaining.len() == before {
             let cycle: Vec<&str> = remaining.iter().map(|s| s.as_str()).collect();
             return Err(invalid(
@@ -422,6 +400,7 @@ fn validate(path: &Path, file: PipelineFile) -> Result<Pipeline, PipelineError> 
         sources: file.sources.into_iter().collect(),
         stages,
         sinks: file.sinks.into_iter().collect(),
+        topics: file.topics,
     };
 
     // Types: text stages take interactions only; sinks select what actually flows to them.
@@ -456,10 +435,7 @@ fn validate(path: &Path, file: PipelineFile) -> Result<Pipeline, PipelineError> 
             if !available {
                 return Err(invalid(
                     format!("sinks.{name}.records"),
-                    format!(
-                        "selects {} but none of its inputs carries them",
-                        record.as_str()
-                    ),
+                    format!("selects {} but none of its inputs carries them", record.as_str()),
                 ));
             }
             if *record == RecordKind::Interactions && !flow.redacted && !sink.allow_raw() {

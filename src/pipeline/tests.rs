@@ -11,9 +11,7 @@ fn parse(text: &str) -> Result<Pipeline, PipelineError> {
 }
 
 fn err(text: &str) -> String {
-    let e = parse(text)
-        .expect_err("pipeline should be rejected")
-        .to_string();
+    let e = parse(text).expect_err("pipeline should be rejected").to_string();
     assert!(e.starts_with(FILE), "error does not name the file: {e}");
     e
 }
@@ -76,28 +74,19 @@ fn unknown_inputs_name_component_and_key() {
         "inputs = [\"redact\"]\nrecords = [\"alerts\"]",
         "inputs = [\"events\"]\nrecords = [\"alerts\"]",
     ));
-    assert!(
-        e.contains("sinks.alerts.inputs") && e.contains("sinks have no output"),
-        "{e}"
-    );
+    assert!(e.contains("sinks.alerts.inputs") && e.contains("sinks have no output"), "{e}");
 }
 
 #[test]
 fn cycles_are_rejected() {
     let text = GOOD.replace("inputs = [\"in\"]", "inputs = [\"in\", \"redact\"]");
     let e = err(&text);
-    assert!(
-        e.contains("cycle") && e.contains("detect") && e.contains("redact"),
-        "{e}"
-    );
+    assert!(e.contains("cycle") && e.contains("detect") && e.contains("redact"), "{e}");
 }
 
 #[test]
 fn telemetry_into_a_text_stage_is_a_type_error() {
-    let e = err(&GOOD.replace(
-        "path = \"x.jsonl\"",
-        "path = \"x.jsonl\"\nkind = \"telemetry\"",
-    ));
+    let e = err(&GOOD.replace("path = \"x.jsonl\"", "path = \"x.jsonl\"\nkind = \"telemetry\""));
     assert!(
         e.contains("stages.detect.inputs") && e.contains("telemetry") && e.contains("text stage"),
         "{e}"
@@ -111,14 +100,9 @@ fn raw_interactions_need_a_redact_stage_or_allow_raw() {
         "inputs = [\"detect\"]\nrecords = [\"interactions\"",
     );
     let e = err(&text);
-    assert!(
-        e.contains("sinks.events.records") && e.contains("unredacted"),
-        "{e}"
-    );
-    let allowed = text.replace(
-        "path = \"out/e.jsonl\"",
-        "path = \"out/e.jsonl\"\nallow_raw = true",
-    );
+    assert!(e.contains("sinks.events.records") && e.contains("unredacted"), "{e}");
+    let allowed =
+        text.replace("path = \"out/e.jsonl\"", "path = \"out/e.jsonl\"\nallow_raw = true");
     parse(&allowed).unwrap();
 }
 
@@ -129,32 +113,25 @@ fn sinks_must_select_records_that_flow_to_them() {
         "inputs = [\"in\"]\nrecords = [\"alerts\"]",
     );
     let e = err(&text);
-    assert!(
-        e.contains("sinks.alerts.records") && e.contains("alerts"),
-        "{e}"
-    );
+    assert!(e.contains("sinks.alerts.records") && e.contains("alerts"), "{e}");
 }
 
 #[test]
 fn components_whose_output_goes_nowhere_are_rejected() {
     let text = format!("{GOOD}\n[stages.orphan]\ntype = \"detect\"\ninputs = [\"in\"]\n");
     let e = err(&text);
-    assert!(
-        e.contains("stages.orphan") && e.contains("goes nowhere"),
-        "{e}"
-    );
+    assert!(e.contains("stages.orphan") && e.contains("goes nowhere"), "{e}");
 }
 
 #[test]
 fn environment_substitution_errors_name_the_line() {
     let e = err(&GOOD.replace("\"x.jsonl\"", "\"${INPUT_FILE}\""));
     assert!(e.contains("line 5") && e.contains("INPUT_FILE"), "{e}");
-    let p = Pipeline::parse(
-        Path::new(FILE),
-        &GOOD.replace("\"x.jsonl\"", "\"${INPUT_FILE}\""),
-        |n| (n == "INPUT_FILE").then(|| "from-env.jsonl".to_owned()),
-    )
-    .unwrap();
+    let p =
+        Pipeline::parse(Path::new(FILE), &GOOD.replace("\"x.jsonl\"", "\"${INPUT_FILE}\""), |n| {
+            (n == "INPUT_FILE").then(|| "from-env.jsonl".to_owned())
+        })
+        .unwrap();
     let SourceConfig::File(f) = &p.sources[0].1 else { panic!("a file source") };
     assert_eq!(f.path, "from-env.jsonl");
 }
@@ -169,11 +146,9 @@ fn settings_are_checked() {
 
 #[test]
 fn missing_rule_files_fail_the_build_naming_the_key() {
-    let p = parse(&GOOD.replace(
-        "inputs = [\"in\"]",
-        "inputs = [\"in\"]\nrules = \"no/such/rules\"",
-    ))
-    .unwrap();
+    let p =
+        parse(&GOOD.replace("inputs = [\"in\"]", "inputs = [\"in\"]\nrules = \"no/such/rules\""))
+            .unwrap();
     let e = Topology::build(&p).unwrap_err().to_string();
     assert!(
         e.starts_with(FILE) && e.contains("stages.detect.rules") && e.contains("no/such/rules"),
@@ -182,8 +157,5 @@ fn missing_rule_files_fail_the_build_naming_the_key() {
     let p =
         parse(&GOOD.replace("type = \"redact\"", "type = \"redact\"\npolicy = \"nope\"")).unwrap();
     let e = Topology::build(&p).unwrap_err().to_string();
-    assert!(
-        e.contains("stages.redact.policy") && e.contains("default_pii"),
-        "{e}"
-    );
+    assert!(e.contains("stages.redact.policy") && e.contains("default_pii"), "{e}");
 }

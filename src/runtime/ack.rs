@@ -42,10 +42,7 @@ impl Drop for AckInner {
     fn drop(&mut self) {
         // Dropped while unwinding from a panic: whatever held it did not finish its work.
         let ok = !self.failed.load(Ordering::Acquire) && !std::thread::panicking();
-        let completion = Completion {
-            ok,
-            ..self.completion
-        };
+        let completion = Completion { ok, ..self.completion };
         // The source may be gone (shutdown after its deadline): nothing left to commit then.
         let _ = self.notify.send(completion);
     }
@@ -72,12 +69,7 @@ impl Ack {
         permit: Option<OwnedSemaphorePermit>,
     ) -> Self {
         Self(Arc::new(AckInner {
-            completion: Completion {
-                stream,
-                first,
-                last,
-                ok: true,
-            },
+            completion: Completion { stream, first, last, ok: true },
             failed: AtomicBool::new(false),
             notify,
             _permit: permit,
@@ -125,16 +117,8 @@ impl OffsetTracker {
 
     /// Records a completion; returns true if the committable position moved.
     pub fn complete(&mut self, first: i64, last: i64, ok: bool) -> bool {
-        if let Some(entry) = self
-            .batches
-            .iter_mut()
-            .find(|(f, l, _)| *f == first && *l == last)
-        {
-            entry.2 = if ok {
-                BatchState::Done
-            } else {
-                BatchState::Failed
-            };
+        if let Some(entry) = self.batches.iter_mut().find(|(f, l, _)| *f == first && *l == last) {
+            entry.2 = if ok { BatchState::Done } else { BatchState::Failed };
             if !ok {
                 self.failed += 1;
             }
@@ -248,12 +232,7 @@ mod tests {
         drop(copy);
         assert_eq!(
             rx.try_recv().unwrap(),
-            Completion {
-                stream: 3,
-                first: 100,
-                last: 199,
-                ok: false
-            }
+            Completion { stream: 3, first: 100, last: 199, ok: false }
         );
         drop(Ack::new(0, 0, 0, tx, None));
         assert!(rx.try_recv().unwrap().ok);

@@ -74,12 +74,7 @@ pub struct Envelope {
 
 impl Envelope {
     pub fn new(origin: Origin, payload: Payload) -> Self {
-        Self {
-            origin,
-            payload,
-            alerts: Vec::new(),
-            redacted: false,
-        }
+        Self { origin, payload, alerts: Vec::new(), redacted: false }
     }
 
     /// The key that picks a shard: the session for events, the offset for dead letters.
@@ -124,15 +119,7 @@ impl Batch {
             .into_iter()
             .enumerate()
             .filter(|(_, events)| !events.is_empty())
-            .map(|(shard, events)| {
-                (
-                    shard,
-                    Batch {
-                        events,
-                        ack: self.ack.clone(),
-                    },
-                )
-            })
+            .map(|(shard, events)| (shard, Batch { events, ack: self.ack.clone() }))
             .collect()
     }
 }
@@ -168,12 +155,10 @@ impl Output {
                 return Err(Closed);
             }
         }
-        last.send(batch)
-            .await
-            .map_err(|mpsc::error::SendError(batch)| {
-                batch.fail();
-                Closed
-            })
+        last.send(batch).await.map_err(|mpsc::error::SendError(batch)| {
+            batch.fail();
+            Closed
+        })
     }
 
     /// [`Output::send`] from a non-async thread.
@@ -191,11 +176,10 @@ impl Output {
                 return Err(Closed);
             }
         }
-        last.blocking_send(batch)
-            .map_err(|mpsc::error::SendError(batch)| {
-                batch.fail();
-                Closed
-            })
+        last.blocking_send(batch).map_err(|mpsc::error::SendError(batch)| {
+            batch.fail();
+            Closed
+        })
     }
 
     /// True if this output has no consumers.

@@ -40,22 +40,12 @@ impl std::fmt::Debug for Topology {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Topology")
             .field("pipeline", &self.pipeline)
-            .field(
-                "sources",
-                &self.sources.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            )
+            .field("sources", &self.sources.iter().map(|(n, _)| n).collect::<Vec<_>>())
             .field(
                 "stages",
-                &self
-                    .stages
-                    .iter()
-                    .map(|s| (&s.name, s.shards.len()))
-                    .collect::<Vec<_>>(),
+                &self.stages.iter().map(|s| (&s.name, s.shards.len())).collect::<Vec<_>>(),
             )
-            .field(
-                "sinks",
-                &self.sinks.iter().map(|s| &s.name).collect::<Vec<_>>(),
-            )
+            .field("sinks", &self.sinks.iter().map(|s| &s.name).collect::<Vec<_>>())
             .finish()
     }
 }
@@ -77,10 +67,7 @@ impl RunReport {
     }
 
     pub fn stage_counter(&self, stage_type_counter: &str) -> u64 {
-        self.stages
-            .iter()
-            .filter_map(|(_, c)| c.get(stage_type_counter))
-            .sum()
+        self.stages.iter().filter_map(|(_, c)| c.get(stage_type_counter)).sum()
     }
 }
 
@@ -114,22 +101,14 @@ impl Topology {
             let shards = spec
                 .build(&cx)
                 .map_err(|e| invalid(format!("stages.{name}.{}", e.key), e.message))?;
-            stages.push(StageNode {
-                name: name.clone(),
-                inputs: spec.inputs().to_vec(),
-                shards,
-            });
+            stages.push(StageNode { name: name.clone(), inputs: spec.inputs().to_vec(), shards });
         }
         let mut sinks = Vec::new();
         for (name, config) in &pipeline.sinks {
             let sink = config
                 .build(&cx)
                 .map_err(|e| invalid(format!("sinks.{name}.{}", e.key), e.message))?;
-            sinks.push(SinkNode {
-                name: name.clone(),
-                inputs: config.inputs().to_vec(),
-                sink,
-            });
+            sinks.push(SinkNode { name: name.clone(), inputs: config.inputs().to_vec(), sink });
         }
         Ok(Self {
             pipeline: pipeline.name.clone(),
@@ -147,12 +126,7 @@ impl Topology {
         let capacity = self.settings.channel_capacity;
         let mut inboxes: BTreeMap<String, mpsc::Sender<Batch>> = BTreeMap::new();
         let mut receivers: BTreeMap<String, mpsc::Receiver<Batch>> = BTreeMap::new();
-        for name in self
-            .stages
-            .iter()
-            .map(|s| &s.name)
-            .chain(self.sinks.iter().map(|s| &s.name))
-        {
+        for name in self.stages.iter().map(|s| &s.name).chain(self.sinks.iter().map(|s| &s.name)) {
             let (tx, rx) = mpsc::channel(capacity);
             inboxes.insert(name.clone(), tx);
             receivers.insert(name.clone(), rx);
@@ -161,11 +135,7 @@ impl Topology {
             .stages
             .iter()
             .map(|s| (s.name.clone(), s.inputs.clone()))
-            .chain(
-                self.sinks
-                    .iter()
-                    .map(|s| (s.name.clone(), s.inputs.clone())),
-            )
+            .chain(self.sinks.iter().map(|s| (s.name.clone(), s.inputs.clone())))
             .collect();
         let output_of = |producer: &str| {
             Output::new(
@@ -182,10 +152,7 @@ impl Topology {
             let Some(rx) = receivers.remove(&node.name) else {
                 continue;
             };
-            let cx = SinkContext {
-                name: node.name.as_str().into(),
-                shutdown: shutdown.clone(),
-            };
+            let cx = SinkContext { name: node.name.as_str().into(), shutdown: shutdown.clone() };
             let token = shutdown.clone();
             let run = node.sink.run(rx, cx);
             sink_tasks.push(tokio::spawn(async move {
@@ -246,10 +213,9 @@ impl Topology {
                 match task.await {
                     Ok(Ok(r)) => report.sources.push(r),
                     Ok(Err(e)) => report.errors.push(e),
-                    Err(e) => report.errors.push(RuntimeError::Source {
-                        name: "?".into(),
-                        message: e.to_string(),
-                    }),
+                    Err(e) => report
+                        .errors
+                        .push(RuntimeError::Source { name: "?".into(), message: e.to_string() }),
                 }
             }
             for (name, handle) in stage_threads {
@@ -269,10 +235,9 @@ impl Topology {
                 match task.await {
                     Ok(Ok(r)) => report.sinks.push(r),
                     Ok(Err(e)) => report.errors.push(e),
-                    Err(e) => report.errors.push(RuntimeError::Sink {
-                        name: "?".into(),
-                        message: e.to_string(),
-                    }),
+                    Err(e) => report
+                        .errors
+                        .push(RuntimeError::Sink { name: "?".into(), message: e.to_string() }),
                 }
             }
         };
@@ -328,8 +293,7 @@ fn spawn_stage(
                     if batch.events.is_empty() {
                         return Ok(());
                     }
-                    out.blocking_send(batch)
-                        .map_err(|_| "its consumers stopped".to_owned())
+                    out.blocking_send(batch).map_err(|_| "its consumers stopped".to_owned())
                 });
                 if let Err(e) = sent {
                     shutdown.cancel();
@@ -350,16 +314,14 @@ fn spawn_stage(
             senders.push(tx);
             let out = out.clone();
             let shutdown = shutdown.clone();
-            let worker = std::thread::Builder::new()
-                .name(format!("{thread_name}-{i}"))
-                .spawn(move || -> Result<Vec<(String, u64)>, String> {
+            let worker = std::thread::Builder::new().name(format!("{thread_name}-{i}")).spawn(
+                move || -> Result<Vec<(String, u64)>, String> {
                     while let Ok(mut batch) = shard_rx.recv() {
                         let sent = process_batch(transform.as_mut(), &mut batch).and_then(|()| {
                             if batch.events.is_empty() {
                                 return Ok(());
                             }
-                            out.blocking_send(batch)
-                                .map_err(|_| "its consumers stopped".to_owned())
+                            out.blocking_send(batch).map_err(|_| "its consumers stopped".to_owned())
                         });
                         if let Err(e) = sent {
                             shutdown.cancel();
@@ -370,7 +332,8 @@ fn spawn_stage(
                         }
                     }
                     Ok(transform.stats())
-                });
+                },
+            );
             match worker {
                 Ok(w) => workers.push(w),
                 Err(e) => {

@@ -86,20 +86,12 @@ impl SinkSpec for FileSinkConfig {
             ));
         }
         if self.path.is_empty() {
-            return Err(BuildError::new(
-                "path",
-                "must name a file, or `-` for standard output",
-            ));
+            return Err(BuildError::new("path", "must name a file, or `-` for standard output"));
         }
         if self.max_unflushed_batches == 0 {
-            return Err(BuildError::new(
-                "max_unflushed_batches",
-                "must be at least 1",
-            ));
+            return Err(BuildError::new("max_unflushed_batches", "must be at least 1"));
         }
-        Ok(Box::new(FileSink {
-            config: self.clone(),
-        }))
+        Ok(Box::new(FileSink { config: self.clone() }))
     }
 }
 
@@ -147,10 +139,7 @@ impl Sink for FileSink {
 impl FileSink {
     fn open(&self) -> std::io::Result<Target> {
         if self.config.path == "-" {
-            return Ok(Target::Stdout(BufWriter::with_capacity(
-                1 << 16,
-                std::io::stdout(),
-            )));
+            return Ok(Target::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout())));
         }
         let path = PathBuf::from(&self.config.path);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -163,10 +152,7 @@ impl FileSink {
         } else {
             options.write(true).truncate(true);
         }
-        Ok(Target::File(BufWriter::with_capacity(
-            1 << 20,
-            options.open(&path)?,
-        )))
+        Ok(Target::File(BufWriter::with_capacity(1 << 20, options.open(&path)?)))
     }
 
     async fn run_inner(
@@ -175,10 +161,7 @@ impl FileSink {
         cx: SinkContext,
     ) -> Result<SinkReport, RuntimeError> {
         let name = cx.name.to_string();
-        let fail = |message: String| RuntimeError::Sink {
-            name: name.clone(),
-            message,
-        };
+        let fail = |message: String| RuntimeError::Sink { name: name.clone(), message };
         let mut target = match self.open() {
             Ok(t) => t,
             Err(e) => {
@@ -187,10 +170,7 @@ impl FileSink {
             }
         };
         let select = Selection::new(&self.config.records);
-        let mut report = SinkReport {
-            name: name.clone(),
-            written: BTreeMap::new(),
-        };
+        let mut report = SinkReport { name: name.clone(), written: BTreeMap::new() };
         let mut pending: Vec<Ack> = Vec::new();
         let mut unflushed_since: Option<Instant> = None;
         let mut line = Vec::with_capacity(4096);
@@ -228,10 +208,7 @@ impl FileSink {
         }
         if let Err(e) = target.flush(self.config.fsync) {
             fail_acks(&mut pending);
-            return Err(fail(format!(
-                "final flush of {} failed: {e}",
-                self.config.path
-            )));
+            return Err(fail(format!("final flush of {} failed: {e}", self.config.path)));
         }
         drop(pending);
         Ok(report)

@@ -9,13 +9,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::producer::{DeliveryFuture, FutureProducer};
+use rdkafka::producer::DeliveryFuture;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::{RecordKind, SinkSpec};
-use crate::kafka::{KafkaOptions, producer, send};
+use crate::kafka::{KafkaOptions, producer, producer_config, send};
 use crate::pipeline::{BuildContext, BuildError};
 use crate::runtime::{
     Ack, Batch, BoxFuture, Payload, RuntimeError, Sink, SinkContext, SinkReport, fail_pending,
@@ -72,28 +72,21 @@ impl SinkSpec for KafkaSinkConfig {
             return Err(BuildError::new("topic", "must not be empty"));
         }
         if self.brokers.trim().is_empty() {
-            return Err(BuildError::new(
-                "brokers",
-                "must list at least one broker (host:port)",
-            ));
+            return Err(BuildError::new("brokers", "must list at least one broker (host:port)"));
         }
         if self.max_pending_batches == 0 {
             return Err(BuildError::new("max_pending_batches", "must be at least 1"));
         }
-        // Surface invalid producer options at build time.
-        let producer = producer(&self.brokers, &self.options).map_err(|e| {
-            BuildError::new("options", format!("invalid producer configuration: {e}"))
-        })?;
-        Ok(Box::new(KafkaSink {
-            config: self.clone(),
-            producer,
-        }))
+        // Surface invalid producer options at build time (without connecting).
+        crate::kafka::check_config(&producer_config(&self.brokers, &self.options)).map_err(
+            |e| BuildError::new("options", format!("invalid producer configuration: {e}")),
+        )?;
+        Ok(Box::new(KafkaSink { config: self.clone() }))
     }
 }
 
 struct KafkaSink {
     config: KafkaSinkConfig,
-    producer: FutureProducer,
 }
 
 impl Sink for KafkaSink {
@@ -130,9 +123,13 @@ impl KafkaSink {
         cx: SinkContext,
     ) -> Result<SinkReport, RuntimeError> {
         let name = cx.name.to_string();
-        let fail = |message: String| RuntimeError::Sink {
-            name: name.clone(),
-            message,
+        let fail = |message: String| RuntimeError::Sink { name: name.clone(), message };
+        let producer = match producer(&self.config.brokers, &self.config.options) {
+            Ok(p) => p,
+            Err(e) => {
+                fail_pending(&mut input);
+                return Err(fail(e.to_string()));
+            }
         };
         let topic = self.config.topic.clone();
         let records = &self.config.records;
@@ -142,10 +139,7 @@ impl KafkaSink {
             records.contains(&RecordKind::Alerts),
             records.contains(&RecordKind::DeadLetters),
         );
-        let mut report = SinkReport {
-            name: name.clone(),
-            written: BTreeMap::new(),
-        };
+        let mut report = SinkReport { name: name.clone(), written: BTreeMap::new() };
         let mut in_flight: JoinSet<Result<(), String>> = JoinSet::new();
         let mut payload = Vec::with_capacity(4096);
         let mut error: Option<String> = None;
@@ -153,9 +147,7 @@ impl KafkaSink {
         'batches: while let Some(batch) = input.recv().await {
             // Bound outstanding deliveries; surface the first failure.
             while in_flight.len() >= self.config.max_pending_batches
-                || in_flight
-                    .try_join_next()
-                    .is_some_and(|r| r.is_ok_and(|r| r.is_err()))
+                || in_flight.try_join_next().is_some_and(|r| r.is_ok_and(|r| r.is_err()))
             {
                 match in_flight.join_next().await {
                     Some(Ok(Err(e))) => {
@@ -189,7 +181,7 @@ impl KafkaSink {
                     _ => None,
                 };
                 if !items.is_empty() {
-                    match send(&self.producer, &topic, key, &payload).await {
+                    match send(&producer, &topic, key, &payload).await {
                         Ok(d) => deliveries.push(d),
                         Err(e) => {
                             error = Some(format!("cannot enqueue a message for `{topic}`: {e}"));
@@ -203,8 +195,7 @@ impl KafkaSink {
                     for alert in &envelope.alerts {
                         payload.clear();
                         serde_json::to_writer(&mut payload, alert).ok();
-                        match send(&self.producer, &topic, Some(&alert.session_id), &payload).await
-                        {
+                        match send(&producer, &topic, Some(&alert.session_id), &payload).await {
                             Ok(d) => deliveries.push(d),
                             Err(e) => {
                                 error = Some(format!("cannot enqueue an alert for `{topic}`: {e}"));
@@ -227,7 +218,6 @@ impl KafkaSink {
                 error.get_or_insert(e);
             }
         }
-        let producer = self.producer.clone();
         let _ = tokio::task::spawn_blocking(move || {
             crate::kafka::flush(&producer, Duration::from_secs(30))
         })

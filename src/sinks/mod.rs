@@ -41,6 +41,10 @@ pub trait SinkSpec: Debug + Send + Sync {
     /// The sink may write interactions that no `redact` stage has seen.
     fn allow_raw(&self) -> bool;
     fn build(&self, cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError>;
+    /// Brokers and topic, for Kafka sinks.
+    fn kafka(&self) -> Option<(String, Vec<String>)> {
+        None
+    }
 }
 
 macro_rules! sink_registry {

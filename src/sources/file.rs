@@ -49,10 +49,7 @@ impl SourceSpec for FileSourceConfig {
 
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
         if self.path.is_empty() {
-            return Err(BuildError::new(
-                "path",
-                "must name a file, or `-` for standard input",
-            ));
+            return Err(BuildError::new("path", "must name a file, or `-` for standard input"));
         }
         if self.follow && self.path == "-" {
             return Err(BuildError::new(
@@ -60,9 +57,7 @@ impl SourceSpec for FileSourceConfig {
                 "standard input is always followed; set `follow` only for files",
             ));
         }
-        Ok(Box::new(FileSource {
-            config: self.clone(),
-        }))
+        Ok(Box::new(FileSource { config: self.clone() }))
     }
 }
 
@@ -82,10 +77,7 @@ impl Source for FileSource {
 impl FileSource {
     async fn run_inner(self, cx: SourceContext) -> Result<SourceReport, RuntimeError> {
         let name = cx.name.to_string();
-        let fail = |message: String| RuntimeError::Source {
-            name: name.clone(),
-            message,
-        };
+        let fail = |message: String| RuntimeError::Source { name: name.clone(), message };
         let reader: Box<dyn Read + Send> = if self.config.path == "-" {
             Box::new(std::io::stdin())
         } else {
@@ -117,10 +109,7 @@ impl FileSource {
         let permits = Arc::new(Semaphore::new(cx.settings.max_inflight_batches));
         let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<crate::runtime::Completion>();
         let mut tracker = OffsetTracker::new();
-        let mut report = SourceReport {
-            name: name.clone(),
-            ..SourceReport::default()
-        };
+        let mut report = SourceReport { name: name.clone(), ..SourceReport::default() };
         let mut outstanding = 0usize;
         let mut closed = false;
         let mut downstream_gone = false;
@@ -165,10 +154,7 @@ impl FileSource {
             outstanding -= 1;
         }
         let read_error = if reader_thread.is_finished() {
-            reader_thread
-                .join()
-                .unwrap_or_else(|_| Err("reader thread panicked".into()))
-                .err()
+            reader_thread.join().unwrap_or_else(|_| Err("reader thread panicked".into())).err()
         } else {
             None // blocked on standard input after shutdown: the process exit ends it
         };
@@ -308,10 +294,7 @@ fn read_line_capped(
             Err(e) => return Err(e),
         };
         if buf.is_empty() {
-            return Ok(LineRead {
-                bytes: total,
-                truncated,
-            });
+            return Ok(LineRead { bytes: total, truncated });
         }
         let (chunk, done) = match memchr::memchr(b'\n', buf) {
             Some(at) => (&buf[..=at], true),
@@ -326,10 +309,7 @@ fn read_line_capped(
         total += used;
         reader.consume(used);
         if done {
-            return Ok(LineRead {
-                bytes: total,
-                truncated,
-            });
+            return Ok(LineRead { bytes: total, truncated });
         }
     }
 }
@@ -353,10 +333,7 @@ mod tests {
         let mut reader = BufReader::with_capacity(4, &data[..]);
         let mut out = Vec::new();
         let r = read_line_capped(&mut reader, &mut out, 8).unwrap();
-        assert_eq!(
-            (out.as_slice(), r.bytes, r.truncated),
-            (&b"short\n"[..], 6, false)
-        );
+        assert_eq!((out.as_slice(), r.bytes, r.truncated), (&b"short\n"[..], 6, false));
         out.clear();
         let r = read_line_capped(&mut reader, &mut out, 8).unwrap();
         assert_eq!((out.as_slice(), r.truncated), (&b"this lin"[..], true));
@@ -365,10 +342,7 @@ mod tests {
         assert_eq!(out, b"next\n");
         out.clear();
         let r = read_line_capped(&mut reader, &mut out, 64).unwrap();
-        assert_eq!(
-            (out.as_slice(), r.truncated),
-            (&b"last-no-newline"[..], false)
-        );
+        assert_eq!((out.as_slice(), r.truncated), (&b"last-no-newline"[..], false));
         out.clear();
         assert_eq!(read_line_capped(&mut reader, &mut out, 8).unwrap().bytes, 0);
     }

@@ -127,30 +127,20 @@ impl SourceSpec for KafkaSourceConfig {
 
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
         if self.brokers.trim().is_empty() {
-            return Err(BuildError::new(
-                "brokers",
-                "must list at least one broker (host:port)",
-            ));
+            return Err(BuildError::new("brokers", "must list at least one broker (host:port)"));
         }
         if self.topics.is_empty() || self.topics.iter().any(|t| t.trim().is_empty()) {
-            return Err(BuildError::new(
-                "topics",
-                "must name at least one topic, none empty",
-            ));
+            return Err(BuildError::new("topics", "must name at least one topic, none empty"));
         }
         if self.group_id.trim().is_empty() {
             return Err(BuildError::new("group_id", "must not be empty"));
         }
         // Surface unknown or invalid librdkafka options now, not at run time.
         let context = SourceCtx::new(Duration::ZERO);
-        self.consumer_config()
-            .create_with_context::<_, BaseConsumer<SourceCtx>>(context)
-            .map_err(|e| {
-                BuildError::new("options", format!("invalid consumer configuration: {e}"))
-            })?;
-        Ok(Box::new(KafkaSource {
-            config: self.clone(),
-        }))
+        self.consumer_config().create_with_context::<_, BaseConsumer<SourceCtx>>(context).map_err(
+            |e| BuildError::new("options", format!("invalid consumer configuration: {e}")),
+        )?;
+        Ok(Box::new(KafkaSource { config: self.clone() }))
     }
 }
 
@@ -172,15 +162,9 @@ impl Source for KafkaSource {
                 })?;
             tokio::task::spawn_blocking(move || thread.join())
                 .await
-                .map_err(|e| RuntimeError::Source {
-                    name: name.clone(),
-                    message: e.to_string(),
-                })?
+                .map_err(|e| RuntimeError::Source { name: name.clone(), message: e.to_string() })?
                 .unwrap_or_else(|_| {
-                    Err(RuntimeError::Source {
-                        name,
-                        message: "consumer thread panicked".into(),
-                    })
+                    Err(RuntimeError::Source { name, message: "consumer thread panicked".into() })
                 })
         })
     }
@@ -262,35 +246,36 @@ impl Streams {
 struct SourceCtx {
     streams: Arc<Mutex<Streams>>,
     drain_timeout: Duration,
+    log: crate::kafka::LogContext,
 }
 
 impl SourceCtx {
     fn new(drain_timeout: Duration) -> Self {
-        Self {
-            streams: Arc::default(),
-            drain_timeout,
-        }
+        Self { streams: Arc::default(), drain_timeout, log: crate::kafka::LogContext::default() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Streams> {
-        self.streams
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-impl ClientContext for SourceCtx {}
+impl ClientContext for SourceCtx {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        self.log.log(level, facility, message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.log.report_error(&error, reason);
+    }
+}
 
 impl ConsumerContext for SourceCtx {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Revoke(tpl) = rebalance else {
             return;
         };
-        let revoked: Vec<(Arc<str>, i32)> = tpl
-            .elements()
-            .iter()
-            .map(|e| (Arc::<str>::from(e.topic()), e.partition()))
-            .collect();
+        let revoked: Vec<(Arc<str>, i32)> =
+            tpl.elements().iter().map(|e| (Arc::<str>::from(e.topic()), e.partition())).collect();
         // Batches not yet dispatched are dropped: the next owner reads them again.
         {
             let mut streams = self.lock();
@@ -305,12 +290,9 @@ impl ConsumerContext for SourceCtx {
         loop {
             let mut streams = self.lock();
             streams.absorb();
-            let drained = revoked.iter().all(|k| {
-                streams
-                    .by_partition
-                    .get(k)
-                    .is_none_or(|s| s.tracker.is_drained())
-            });
+            let drained = revoked
+                .iter()
+                .all(|k| streams.by_partition.get(k).is_none_or(|s| s.tracker.is_drained()));
             if drained || Instant::now() >= deadline {
                 if !drained {
                     tracing::warn!(
@@ -337,9 +319,7 @@ impl ConsumerContext for SourceCtx {
             if let Some(s) = streams.by_partition.remove(&key) {
                 streams.ids.remove(&s.id);
                 if let Some(next) = s.committed {
-                    streams
-                        .history
-                        .push((s.topic.to_string(), s.partition, next));
+                    streams.history.push((s.topic.to_string(), s.partition, next));
                 }
             }
         }
@@ -386,10 +366,7 @@ fn consume(
     handle: tokio::runtime::Handle,
 ) -> Result<SourceReport, RuntimeError> {
     let name = cx.name.to_string();
-    let fail = |message: String| RuntimeError::Source {
-        name: name.clone(),
-        message,
-    };
+    let fail = |message: String| RuntimeError::Source { name: name.clone(), message };
     let context = SourceCtx::new(config.drain_timeout);
     let (ack_tx, ack_rx) = mpsc::unbounded_channel::<Completion>();
     {
@@ -409,15 +386,8 @@ fn consume(
         .map_err(|e| fail(format!("cannot subscribe to {topics:?}: {e}")))?;
     tracing::info!(source = %name, topics = ?config.topics, group = %config.group_id, "kafka source subscribed");
 
-    let lock = || {
-        streams_handle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
-    let mut report = SourceReport {
-        name: name.clone(),
-        ..SourceReport::default()
-    };
+    let lock = || streams_handle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut report = SourceReport { name: name.clone(), ..SourceReport::default() };
     let mut last_commit = Instant::now();
     let mut poll_errors = 0u64;
     let batch_size = cx.settings.batch_size;
@@ -444,16 +414,8 @@ fn consume(
                 .collect()
         };
         for key in due {
-            if dispatch(
-                &consumer,
-                &streams_handle,
-                &key,
-                &out,
-                &ack_tx,
-                &handle,
-                &cx.shutdown,
-            )
-            .is_err()
+            if dispatch(&consumer, &streams_handle, &key, &out, &ack_tx, &handle, &cx.shutdown)
+                .is_err()
             {
                 downstream_gone = true;
             }
@@ -547,16 +509,7 @@ fn consume(
     // Shutdown: what was read is still processed; then wait for it to be acknowledged.
     let keys: Vec<_> = lock().by_partition.keys().cloned().collect();
     for key in keys {
-        if dispatch(
-            &consumer,
-            &streams_handle,
-            &key,
-            &out,
-            &ack_tx,
-            &handle,
-            &cx.shutdown,
-        )
-        .is_err()
+        if dispatch(&consumer, &streams_handle, &key, &out, &ack_tx, &handle, &cx.shutdown).is_err()
         {
             downstream_gone = true;
         }
@@ -567,10 +520,7 @@ fn consume(
     loop {
         let mut streams = lock();
         streams.absorb();
-        if streams
-            .by_partition
-            .values()
-            .all(|s| s.tracker.is_drained())
+        if streams.by_partition.values().all(|s| s.tracker.is_drained())
             || Instant::now() >= deadline
         {
             break;
@@ -582,17 +532,11 @@ fn consume(
     {
         let streams = lock();
         report.failed_batches = streams.failed_batches;
-        report.unacknowledged = streams
-            .by_partition
-            .values()
-            .map(|s| s.tracker.in_flight())
-            .sum();
+        report.unacknowledged = streams.by_partition.values().map(|s| s.tracker.in_flight()).sum();
         report.committed = streams.history.clone();
         for s in streams.by_partition.values() {
             if let Some(next) = s.committed {
-                report
-                    .committed
-                    .push((s.topic.to_string(), s.partition, next));
+                report.committed.push((s.topic.to_string(), s.partition, next));
             }
         }
         report.committed.sort();
@@ -637,11 +581,7 @@ fn dispatch(
     handle: &tokio::runtime::Handle,
     shutdown: &tokio_util::sync::CancellationToken,
 ) -> Result<(), crate::runtime::Closed> {
-    let lock = || {
-        streams
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
+    let lock = || streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let (permits, empty) = match lock().by_partition.get(key) {
         Some(s) => (s.permits.clone(), s.pending.is_empty()),
         None => return Ok(()),
@@ -688,10 +628,7 @@ fn dispatch(
         s.since = None;
         let ack = Ack::new(s.id, s.first, s.last, ack_tx.clone(), Some(permit));
         s.tracker.register(s.first, s.last);
-        Batch {
-            events,
-            ack: Some(ack),
-        }
+        Batch { events, ack: Some(ack) }
     };
     out.blocking_send(batch)
 }

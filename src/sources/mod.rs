@@ -16,6 +16,10 @@ pub trait SourceSpec: Debug + Send + Sync {
     /// What the source emits.
     fn flow(&self) -> Flow;
     fn build(&self, cx: &BuildContext) -> Result<Box<dyn Source>, BuildError>;
+    /// Brokers and topics, for Kafka sources.
+    fn kafka(&self) -> Option<(String, Vec<String>)> {
+        None
+    }
 }
 
 macro_rules! source_registry {
@@ -63,20 +67,10 @@ pub fn decode_record(decoder: &Decoder, kind: EventKind, bytes: &[u8], origin: O
 
 fn dead_letter(bytes: &[u8], origin: &Origin, error: &DecodeError, kind: EventKind) -> DeadLetter {
     let (file, line, topic, partition, offset) = match &origin.from {
-        From::File(path) => (
-            Some(path.to_string()),
-            Some(origin.offset as u64),
-            None,
-            None,
-            None,
-        ),
-        From::Kafka(topic) => (
-            None,
-            None,
-            Some(topic.to_string()),
-            Some(origin.partition),
-            Some(origin.offset),
-        ),
+        From::File(path) => (Some(path.to_string()), Some(origin.offset as u64), None, None, None),
+        From::Kafka(topic) => {
+            (None, None, Some(topic.to_string()), Some(origin.partition), Some(origin.offset))
+        }
     };
     DeadLetter {
         original: base64::engine::general_purpose::STANDARD.encode(bytes),
@@ -94,10 +88,5 @@ fn dead_letter(bytes: &[u8], origin: &Origin, error: &DecodeError, kind: EventKi
 
 /// The origin of a record read from a file (`offset` is the 1-based line number).
 pub fn file_origin(source: &Arc<str>, path: &Arc<str>, line: i64) -> Origin {
-    Origin {
-        source: source.clone(),
-        from: From::File(path.clone()),
-        partition: 0,
-        offset: line,
-    }
+    Origin { source: source.clone(), from: From::File(path.clone()), partition: 0, offset: line }
 }

@@ -17,8 +17,7 @@ pub fn root() -> PathBuf {
 pub fn palisade() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
     cmd.current_dir(root());
-    cmd.env_remove("RUST_LOG")
-        .env("PALISADE_LOG_FORMAT", "text");
+    cmd.env_remove("RUST_LOG").env("PALISADE_LOG_FORMAT", "text");
     cmd
 }
 
@@ -36,19 +35,8 @@ pub fn generate(dir: &Path, events: u64, seed: u64) -> (PathBuf, PathBuf) {
     let traffic = dir.join("traffic.jsonl");
     let truth = dir.join("truth.jsonl");
     let out = run(palisade()
-        .args([
-            "generate",
-            "--events",
-            &events.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ])
-        .args([
-            "--output",
-            traffic.to_str().unwrap(),
-            "--truth",
-            truth.to_str().unwrap(),
-        ]));
+        .args(["generate", "--events", &events.to_string(), "--seed", &seed.to_string()])
+        .args(["--output", traffic.to_str().unwrap(), "--truth", truth.to_str().unwrap()]));
     assert!(out.status.success(), "generate failed: {}", stderr(&out));
     (traffic, truth)
 }
@@ -66,10 +54,7 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
 pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -51,27 +51,16 @@ impl StageSpec for DetectConfig {
     }
 
     fn flow(&self, input: Flow) -> Flow {
-        Flow {
-            alerts: true,
-            ..input
-        }
+        Flow { alerts: true, ..input }
     }
 
     fn build(&self, cx: &BuildContext) -> Result<Vec<Box<dyn Transform>>, BuildError> {
         if self.threshold > 100 {
-            return Err(BuildError::new(
-                "threshold",
-                format!("{} is over 100", self.threshold),
-            ));
+            return Err(BuildError::new("threshold", format!("{} is over 100", self.threshold)));
         }
         let rules = RuleSet::load(&self.rules).map_err(|e| {
-            let cwd = std::env::current_dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default();
-            BuildError::new(
-                "rules",
-                format!("{e} (relative paths are resolved from {cwd})"),
-            )
+            let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+            BuildError::new("rules", format!("{e} (relative paths are resolved from {cwd})"))
         })?;
         let rules = Arc::new(rules);
         tracing::info!(
@@ -117,10 +106,7 @@ impl Transform for DetectTransform {
             alerts += 1;
             let version = self.detector.rules().version();
             let alert = alert_for(event, &detection, &self.pipeline, version);
-            *self
-                .stats
-                .entry(format!("alerts.{}", alert.category))
-                .or_default() += 1;
+            *self.stats.entry(format!("alerts.{}", alert.category)).or_default() += 1;
             envelope.alerts.push(alert);
         }
         *self.stats.entry("events".into()).or_default() += scanned;
@@ -128,9 +114,6 @@ impl Transform for DetectTransform {
     }
 
     fn stats(&self) -> Vec<(String, u64)> {
-        self.stats
-            .iter()
-            .map(|(k, v)| (format!("detect.{k}"), *v))
-            .collect()
+        self.stats.iter().map(|(k, v)| (format!("detect.{k}"), *v)).collect()
     }
 }

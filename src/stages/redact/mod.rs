@@ -56,10 +56,7 @@ impl StageSpec for RedactConfig {
     }
 
     fn flow(&self, input: Flow) -> Flow {
-        Flow {
-            redacted: true,
-            ..input
-        }
+        Flow { redacted: true, ..input }
     }
 
     fn build(&self, cx: &BuildContext) -> Result<Vec<Box<dyn Transform>>, BuildError> {
@@ -93,10 +90,7 @@ impl Transform for RedactTransform {
             };
             let redaction = self.redactor.redact(event, &mut self.vault);
             for finding in &redaction.findings {
-                *self
-                    .stats
-                    .entry(format!("pii.{}", finding.entity))
-                    .or_default() += 1;
+                *self.stats.entry(format!("pii.{}", finding.entity)).or_default() += 1;
             }
             for alert in &mut envelope.alerts {
                 fill_excerpts(alert, event, &redaction);
@@ -108,9 +102,6 @@ impl Transform for RedactTransform {
     }
 
     fn stats(&self) -> Vec<(String, u64)> {
-        self.stats
-            .iter()
-            .map(|(k, v)| (format!("redact.{k}"), *v))
-            .collect()
+        self.stats.iter().map(|(k, v)| (format!("redact.{k}"), *v)).collect()
     }
 }
