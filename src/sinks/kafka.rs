@@ -145,17 +145,22 @@ impl KafkaSink {
         let mut error: Option<String> = None;
 
         'batches: while let Some(batch) = input.recv().await {
-            // Bound outstanding deliveries; surface the first failure.
-            while in_flight.len() >= self.config.max_pending_batches
-                || in_flight.try_join_next().is_some_and(|r| r.is_ok_and(|r| r.is_err()))
-            {
-                match in_flight.join_next().await {
+            // Collect finished deliveries (waiting while too many are outstanding); the
+            // first failure stops the sink.
+            loop {
+                let next = if in_flight.len() >= self.config.max_pending_batches {
+                    in_flight.join_next().await
+                } else {
+                    in_flight.try_join_next()
+                };
+                match next {
                     Some(Ok(Err(e))) => {
                         error = Some(e);
                         batch.fail();
                         break 'batches;
                     }
-                    Some(_) | None => {}
+                    Some(_) => {}
+                    None => break,
                 }
             }
             let mut deliveries = Vec::with_capacity(batch.events.len());

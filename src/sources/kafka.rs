@@ -606,7 +606,7 @@ fn dispatch(
                 if let Ok(Ok(p)) = waited {
                     break p;
                 }
-                if shutdown.is_cancelled() && lock().by_partition.get(key).is_none() {
+                if shutdown.is_cancelled() && !lock().by_partition.contains_key(key) {
                     return Ok(());
                 }
             };
