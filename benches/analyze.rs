@@ -1,4 +1,5 @@
 //! Throughput of the analyzer on one core: decode → detect → redact → encode, the work
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 //! `palisade analyze` and the detect/redact stages do per event, plus each step alone.
 //!
 //! `cargo bench --bench analyze` runs the full measurement (100k generated events per
