@@ -1,10 +1,11 @@
 //! Throughput of the analyzer on one core: decode → detect → redact → encode, the work
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 //! `palisade analyze` and the detect/redact stages do per event, plus each step alone.
 //!
 //! `cargo bench --bench analyze` runs the full measurement (100k generated events per
 //! corpus, 7 rounds, median reported). Under `cargo test` it runs a quick smoke round so the
 //! harness itself is tested.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::path::Path;
