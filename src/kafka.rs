@@ -87,6 +87,8 @@ impl ClientContext for LogContext {
     }
 }
 
+impl rdkafka::consumer::ConsumerContext for LogContext {}
+
 /// Checks that every option is a known librdkafka property with a valid value, without
 /// creating a client (so nothing connects anywhere).
 ///

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod generate;
+mod kafka;
 mod rules;
 mod run;
 
@@ -83,6 +84,11 @@ pub enum Command {
     /// Work with detection rules.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    Produce(kafka::ProduceArgs),
+    Consume(kafka::ConsumeArgs),
+    /// Create or list Kafka topics.
+    #[command(subcommand)]
+    Topics(kafka::TopicsCommand),
 }
 
 pub fn init_logging(args: &LogArgs) {
@@ -106,6 +112,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Validate { pipelines } => run::validate(&pipelines),
         Command::Rules(command) => rules::run(command),
+        Command::Produce(args) => kafka::produce(args),
+        Command::Consume(args) => kafka::consume(args),
+        Command::Topics(command) => kafka::topics(command),
     }
 }
 

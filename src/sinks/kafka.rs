@@ -61,6 +61,10 @@ impl SinkSpec for KafkaSinkConfig {
         self.allow_raw
     }
 
+    fn kafka(&self) -> Option<(String, Vec<String>)> {
+        Some((self.brokers.clone(), vec![self.topic.clone()]))
+    }
+
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
         if self.records.is_empty() {
             return Err(BuildError::new(

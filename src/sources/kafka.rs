@@ -125,6 +125,10 @@ impl SourceSpec for KafkaSourceConfig {
         }
     }
 
+    fn kafka(&self) -> Option<(String, Vec<String>)> {
+        Some((self.brokers.clone(), self.topics.clone()))
+    }
+
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
         if self.brokers.trim().is_empty() {
             return Err(BuildError::new("brokers", "must list at least one broker (host:port)"));
