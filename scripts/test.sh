@@ -9,6 +9,9 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain: $(cargo --version)"
 
+step "test broker: Tansu (installed on first run, ~10 min)"
+./scripts/kafka-dev.sh install
+
 step "format (cargo fmt --check)"
 cargo fmt --all -- --check
 

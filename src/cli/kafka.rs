@@ -100,7 +100,10 @@ pub enum TopicsCommand {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn progress(total: Option<u64>) -> indicatif::ProgressBar {
@@ -145,19 +148,28 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
         let mut payload = Vec::with_capacity(2048);
         if let Some(n) = args.generate {
             let topic = args.topic.clone().unwrap_or_else(|| "agent.interactions".into());
-            let config = GenerateConfig { seed: args.seed, sessions: args.sessions, ..GenerateConfig::default() };
+            let config = GenerateConfig {
+                seed: args.seed,
+                sessions: args.sessions,
+                ..GenerateConfig::default()
+            };
             for g in Generator::new(config).take(n as usize) {
                 payload.clear();
                 serde_json::to_writer(&mut payload, &g.interaction)?;
                 bytes += payload.len() as u64;
-                pending.push_back(kafka::send(&producer, &topic, Some(&g.interaction.session_id), &payload).await?);
+                pending.push_back(
+                    kafka::send(&producer, &topic, Some(&g.interaction.session_id), &payload)
+                        .await?,
+                );
                 sent += 1;
                 if !args.no_telemetry {
                     payload.clear();
                     serde_json::to_writer(&mut payload, &g.telemetry)?;
                     bytes += payload.len() as u64;
                     let key = g.telemetry.session_id.as_deref().unwrap_or(&g.telemetry.agent_id);
-                    pending.push_back(kafka::send(&producer, &args.telemetry_topic, Some(key), &payload).await?);
+                    pending.push_back(
+                        kafka::send(&producer, &args.telemetry_topic, Some(key), &payload).await?,
+                    );
                     sent += 1;
                 }
                 bar.set_position(sent);
@@ -167,7 +179,9 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
             let reader: Box<dyn BufRead> = if file == "-" {
                 Box::new(BufReader::new(std::io::stdin()))
             } else {
-                Box::new(BufReader::new(std::fs::File::open(file).with_context(|| format!("cannot open {file}"))?))
+                Box::new(BufReader::new(
+                    std::fs::File::open(file).with_context(|| format!("cannot open {file}"))?,
+                ))
             };
             for line in reader.split(b'\n') {
                 let mut line = line.context("read error")?;
@@ -179,7 +193,10 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
                 }
                 // Key by session when the line is JSON with one; send it as is either way.
                 let key = serde_json::from_slice::<serde_json::Value>(&line).ok().and_then(|v| {
-                    v.get("session_id").or_else(|| v.get("agent_id")).and_then(|s| s.as_str()).map(str::to_owned)
+                    v.get("session_id")
+                        .or_else(|| v.get("agent_id"))
+                        .and_then(|s| s.as_str())
+                        .map(str::to_owned)
                 });
                 bytes += line.len() as u64;
                 pending.push_back(kafka::send(&producer, topic, key.as_deref(), &line).await?);
@@ -203,17 +220,23 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn consume(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
-    let consumer: BaseConsumer<kafka::LogContext> = kafka::client_config(&args.brokers, &KafkaOptions::default())
-        .set("group.id", "palisade-consume-cli")
-        .set("enable.auto.commit", "false")
-        .create_with_context(kafka::LogContext::default())
-        .context("cannot create a consumer")?;
-    let metadata = consumer
-        .fetch_metadata(Some(&args.topic), Duration::from_secs(10))
-        .with_context(|| format!("cannot read metadata of `{}` from {}", args.topic, args.brokers))?;
+    let consumer: BaseConsumer<kafka::LogContext> =
+        kafka::client_config(&args.brokers, &KafkaOptions::default())
+            .set("group.id", "palisade-consume-cli")
+            .set("enable.auto.commit", "false")
+            .create_with_context(kafka::LogContext::default())
+            .context("cannot create a consumer")?;
+    let metadata =
+        consumer.fetch_metadata(Some(&args.topic), Duration::from_secs(10)).with_context(|| {
+            format!("cannot read metadata of `{}` from {}", args.topic, args.brokers)
+        })?;
     let partitions = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
     if partitions == 0 {
-        bail!("topic `{}` does not exist on {} (create it with `palisade topics create`)", args.topic, args.brokers);
+        bail!(
+            "topic `{}` does not exist on {} (create it with `palisade topics create`)",
+            args.topic,
+            args.brokers
+        );
     }
     let mut tpl = TopicPartitionList::new();
     let start = if args.from_beginning { Offset::Beginning } else { Offset::End };
@@ -235,7 +258,11 @@ pub fn consume(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
             None => out.flush()?,
             Some(Err(e)) => tracing::warn!(error = %e, "consume error (retrying)"),
             Some(Ok(message)) => {
-                out.write_all(&String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned().into_bytes())?;
+                out.write_all(
+                    &String::from_utf8_lossy(message.payload().unwrap_or_default())
+                        .into_owned()
+                        .into_bytes(),
+                )?;
                 out.write_all(b"\n")?;
                 count += 1;
                 last = Instant::now();
@@ -249,7 +276,8 @@ pub fn consume(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
 pub fn topics(command: TopicsCommand) -> anyhow::Result<ExitCode> {
     match command {
         TopicsCommand::List { brokers } => {
-            let topics = kafka::list_topics(&brokers, &KafkaOptions::default(), Duration::from_secs(10))?;
+            let topics =
+                kafka::list_topics(&brokers, &KafkaOptions::default(), Duration::from_secs(10))?;
             let mut out = std::io::stdout().lock();
             for (name, partitions) in topics {
                 writeln!(out, "{name}\t{partitions} partitions")?;
@@ -273,11 +301,17 @@ pub fn topics(command: TopicsCommand) -> anyhow::Result<ExitCode> {
                 bail!("nothing to create: give --pipeline FILE and/or --topic NAME");
             }
             let brokers = brokers.or(pipeline_brokers).unwrap_or_else(|| "localhost:9092".into());
-            let created =
-                runtime()?.block_on(kafka::create_topics(&brokers, &KafkaOptions::default(), &wanted))?;
+            let created = runtime()?.block_on(kafka::create_topics(
+                &brokers,
+                &KafkaOptions::default(),
+                &wanted,
+            ))?;
             for (topic, spec) in &wanted {
                 let state = if created.contains(topic) { "created" } else { "exists" };
-                eprintln!("{topic}: {state} ({} partitions, replication {})", spec.partitions, spec.replication_factor);
+                eprintln!(
+                    "{topic}: {state} ({} partitions, replication {})",
+                    spec.partitions, spec.replication_factor
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

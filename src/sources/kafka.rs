@@ -7,8 +7,9 @@
 //! - a batch is dispatched when full, after `linger`, or when no message is waiting;
 //! - offsets are committed (every `commit_interval`, on revoke, at shutdown) only up to the
 //!   contiguous prefix of batches every sink acknowledged;
-//! - when a partition has `max_inflight_batches` unacknowledged batches, the source pauses
-//!   fetching (librdkafka `pause`) until one completes, instead of buffering;
+//! - when a partition has `max_inflight_batches` unacknowledged batches, the source stops
+//!   polling until one completes; librdkafka then stops fetching once its bounded queue
+//!   (`queued.max.messages.kbytes`, 16 MiB by default here) is full: nothing grows;
 //! - on revoke, in-flight acks of the revoked partitions are drained (up to
 //!   `drain_timeout`), their offsets committed synchronously, and their state dropped;
 //!   completions that arrive later for an old assignment are ignored (they are
@@ -418,9 +419,7 @@ fn consume(
                 .collect()
         };
         for key in due {
-            if dispatch(&consumer, &streams_handle, &key, &out, &ack_tx, &handle, &cx.shutdown)
-                .is_err()
-            {
+            if dispatch(&streams_handle, &key, &out, &ack_tx, &handle, &cx.shutdown).is_err() {
                 downstream_gone = true;
             }
         }
@@ -434,16 +433,8 @@ fn consume(
                     .map(|(k, _)| k.clone())
                     .collect();
                 for key in keys {
-                    if dispatch(
-                        &consumer,
-                        &streams_handle,
-                        &key,
-                        &out,
-                        &ack_tx,
-                        &handle,
-                        &cx.shutdown,
-                    )
-                    .is_err()
+                    if dispatch(&streams_handle, &key, &out, &ack_tx, &handle, &cx.shutdown)
+                        .is_err()
                     {
                         downstream_gone = true;
                     }
@@ -493,16 +484,8 @@ fn consume(
                 let full = stream.pending.len() >= batch_size;
                 drop(streams);
                 if full
-                    && dispatch(
-                        &consumer,
-                        &streams_handle,
-                        &key,
-                        &out,
-                        &ack_tx,
-                        &handle,
-                        &cx.shutdown,
-                    )
-                    .is_err()
+                    && dispatch(&streams_handle, &key, &out, &ack_tx, &handle, &cx.shutdown)
+                        .is_err()
                 {
                     downstream_gone = true;
                 }
@@ -513,8 +496,7 @@ fn consume(
     // Shutdown: what was read is still processed; then wait for it to be acknowledged.
     let keys: Vec<_> = lock().by_partition.keys().cloned().collect();
     for key in keys {
-        if dispatch(&consumer, &streams_handle, &key, &out, &ack_tx, &handle, &cx.shutdown).is_err()
-        {
+        if dispatch(&streams_handle, &key, &out, &ack_tx, &handle, &cx.shutdown).is_err() {
             downstream_gone = true;
         }
     }
@@ -574,10 +556,9 @@ fn commit(consumer: &BaseConsumer<SourceCtx>, streams: &mut Streams, mode: Commi
 }
 
 /// Sends the pending batch of one partition downstream, waiting for an in-flight permit
-/// (with fetching paused) if the partition has too many unacknowledged batches.
+/// if the partition has too many unacknowledged batches.
 #[allow(clippy::too_many_arguments)]
 fn dispatch(
-    consumer: &BaseConsumer<SourceCtx>,
     streams: &Arc<Mutex<Streams>>,
     key: &(Arc<str>, i32),
     out: &Output,
@@ -596,12 +577,11 @@ fn dispatch(
     let permit: OwnedSemaphorePermit = match permits.clone().try_acquire_owned() {
         Ok(p) => p,
         Err(_) => {
-            let paused = consumer.assignment().ok();
-            if let Some(tpl) = &paused {
-                let _ = consumer.pause(tpl);
-            }
-            tracing::debug!(topic = %key.0, partition = key.1, "in-flight limit reached: fetching paused");
-            let permit = loop {
+            // Not polling while we wait is what pauses fetching: librdkafka stops fetching
+            // once its queue holds `queued.max.messages.kbytes`. (Explicit pause/resume was
+            // tried and re-delivered and skipped messages with some brokers.)
+            tracing::debug!(topic = %key.0, partition = key.1, "in-flight limit reached: waiting");
+            loop {
                 lock().absorb();
                 let waited = handle.block_on(async {
                     tokio::time::timeout(Duration::from_millis(50), permits.clone().acquire_owned())
@@ -613,11 +593,7 @@ fn dispatch(
                 if shutdown.is_cancelled() && !lock().by_partition.contains_key(key) {
                     return Ok(());
                 }
-            };
-            if let Some(tpl) = &paused {
-                let _ = consumer.resume(tpl);
             }
-            permit
         }
     };
     let batch = {

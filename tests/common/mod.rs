@@ -127,3 +127,5 @@ impl Drop for ChildGuard {
         let _ = self.0.wait();
     }
 }
+
+pub mod kafka;
