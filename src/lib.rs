@@ -26,11 +26,13 @@
 //! See `docs/ARCHITECTURE.md` for the design and its invariants.
 
 pub mod analyze;
+pub mod demo;
 pub mod detect;
 pub mod event;
 pub mod fields;
 pub mod generate;
 pub mod kafka;
+pub mod metrics;
 pub mod pii;
 pub mod pipeline;
 pub mod runtime;

@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch.
 
 mod analyze;
+mod demo;
 mod generate;
 mod kafka;
 mod rules;
@@ -84,6 +85,7 @@ pub enum Command {
     /// Work with detection rules.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    Demo(demo::DemoArgs),
     Produce(kafka::ProduceArgs),
     Consume(kafka::ConsumeArgs),
     /// Create or list Kafka topics.
@@ -112,6 +114,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Validate { pipelines } => run::validate(&pipelines),
         Command::Rules(command) => rules::run(command),
+        Command::Demo(args) => demo::run(args),
         Command::Produce(args) => kafka::produce(args),
         Command::Consume(args) => kafka::consume(args),
         Command::Topics(command) => kafka::topics(command),

@@ -174,6 +174,7 @@ impl FileSink {
         let mut pending: Vec<Ack> = Vec::new();
         let mut unflushed_since: Option<Instant> = None;
         let mut line = Vec::with_capacity(4096);
+        let mut counted: BTreeMap<&'static str, u64> = BTreeMap::new();
 
         loop {
             let deadline = unflushed_since.map(|t| t + self.config.flush_interval);
@@ -204,15 +205,28 @@ impl FileSink {
                 }
                 pending.clear(); // durable: release the acknowledgements
                 unflushed_since = None;
+                count_durable(&report, &mut counted);
             }
         }
         if let Err(e) = target.flush(self.config.fsync) {
             fail_acks(&mut pending);
             return Err(fail(format!("final flush of {} failed: {e}", self.config.path)));
         }
+        count_durable(&report, &mut counted);
         drop(pending);
         Ok(report)
     }
+}
+
+/// Adds what became durable since the last flush to the process counters.
+fn count_durable(report: &SinkReport, counted: &mut BTreeMap<&'static str, u64>) {
+    let delta: Vec<(&'static str, u64)> = report
+        .written
+        .iter()
+        .map(|(k, v)| (*k, v - counted.get(k).copied().unwrap_or(0)))
+        .collect();
+    crate::metrics::counters().add_written(&delta);
+    counted.clone_from(&report.written);
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -104,7 +104,11 @@ impl Sink for KafkaSink {
 }
 
 /// Awaits a batch's delivery reports; Ok releases its ack, Err fails it.
-async fn settle(deliveries: Vec<DeliveryFuture>, ack: Option<Ack>) -> Result<(), String> {
+async fn settle(
+    deliveries: Vec<DeliveryFuture>,
+    ack: Option<Ack>,
+    written: Vec<(&'static str, u64)>,
+) -> Result<(), String> {
     for delivery in deliveries {
         let outcome = match delivery.await {
             Ok(Ok(_)) => continue,
@@ -117,7 +121,15 @@ async fn settle(deliveries: Vec<DeliveryFuture>, ack: Option<Ack>) -> Result<(),
         return Err(outcome);
     }
     drop(ack);
+    crate::metrics::counters().add_written(&written);
     Ok(())
+}
+
+fn bump(counts: &mut Vec<(&'static str, u64)>, kind: &'static str) {
+    match counts.iter_mut().find(|(k, _)| *k == kind) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((kind, 1)),
+    }
 }
 
 impl KafkaSink {
@@ -168,6 +180,7 @@ impl KafkaSink {
                 }
             }
             let mut deliveries = Vec::with_capacity(batch.events.len());
+            let mut batch_written: Vec<(&'static str, u64)> = Vec::new();
             for envelope in &batch.events {
                 let mut items: Vec<(&'static str, Option<&str>)> = Vec::new();
                 payload.clear();
@@ -199,6 +212,7 @@ impl KafkaSink {
                         }
                     }
                     *report.written.entry(items[0].0).or_default() += 1;
+                    bump(&mut batch_written, items[0].0);
                 }
                 if alerts {
                     for alert in &envelope.alerts {
@@ -213,10 +227,11 @@ impl KafkaSink {
                             }
                         }
                         *report.written.entry("alerts").or_default() += 1;
+                        bump(&mut batch_written, "alerts");
                     }
                 }
             }
-            in_flight.spawn(settle(deliveries, batch.ack));
+            in_flight.spawn(settle(deliveries, batch.ack, batch_written));
         }
         if error.is_some() {
             fail_pending(&mut input);

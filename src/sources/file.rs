@@ -128,11 +128,9 @@ impl FileSource {
                 }
                 next = batch_rx.recv() => {
                     let Some((first, last, events)) = next else { break };
-                    report.events += events.len() as u64;
-                    report.dead_letters += events
-                        .iter()
-                        .filter(|e| matches!(e.payload, crate::runtime::Payload::DeadLetter(_)))
-                        .count() as u64;
+                    let (records, dead) = super::count_batch(&events);
+                    report.events += records;
+                    report.dead_letters += dead;
                     let permit = permits.clone().acquire_owned().await.ok();
                     let ack = Ack::new(0, first, last, ack_tx.clone(), permit);
                     tracker.register(first, last);

@@ -605,6 +605,7 @@ fn dispatch(
             return Ok(());
         }
         let events = std::mem::take(&mut s.pending);
+        super::count_batch(&events);
         s.since = None;
         let ack = Ack::new(s.id, s.first, s.last, ack_tx.clone(), Some(permit));
         s.tracker.register(s.first, s.last);

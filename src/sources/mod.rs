@@ -90,3 +90,12 @@ fn dead_letter(bytes: &[u8], origin: &Origin, error: &DecodeError, kind: EventKi
 pub fn file_origin(source: &Arc<str>, path: &Arc<str>, line: i64) -> Origin {
     Origin { source: source.clone(), from: From::File(path.clone()), partition: 0, offset: line }
 }
+
+/// Counts a batch into the process counters: (records, dead letters).
+pub fn count_batch(events: &[Envelope]) -> (u64, u64) {
+    let dead = events.iter().filter(|e| matches!(e.payload, Payload::DeadLetter(_))).count() as u64;
+    let counters = crate::metrics::counters();
+    crate::metrics::Counters::add(&counters.records_in, events.len() as u64);
+    crate::metrics::Counters::add(&counters.dead_letters, dead);
+    (events.len() as u64, dead)
+}
