@@ -242,10 +242,9 @@ impl KafkaSink {
                 error.get_or_insert(e);
             }
         }
-        let _ = tokio::task::spawn_blocking(move || {
-            crate::kafka::flush(&producer, Duration::from_secs(30))
-        })
-        .await;
+        // After a failure nothing more can be delivered in order: do not wait long for it.
+        let wait = if error.is_some() { Duration::from_secs(1) } else { Duration::from_secs(30) };
+        let _ = tokio::task::spawn_blocking(move || crate::kafka::flush(&producer, wait)).await;
         match error {
             Some(message) => Err(fail(message)),
             None => Ok(report),
