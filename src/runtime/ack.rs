@@ -147,6 +147,11 @@ impl OffsetTracker {
         self.failed
     }
 
+    /// True while some registered batch has not completed (successfully or not).
+    pub fn has_pending(&self) -> bool {
+        self.batches.iter().any(|(_, _, state)| *state == BatchState::Pending)
+    }
+
     /// True when every registered batch completed successfully.
     pub fn is_drained(&self) -> bool {
         self.batches.is_empty()
@@ -191,6 +196,7 @@ mod tests {
         assert_eq!(t.committable(), Some(10));
         assert_eq!(t.failed(), 1);
         assert!(!t.is_drained());
+        assert!(!t.has_pending(), "every batch has completed, one of them badly");
     }
 
     #[test]

@@ -108,12 +108,17 @@ async fn settle(
     deliveries: Vec<DeliveryFuture>,
     ack: Option<Ack>,
     written: Vec<(&'static str, u64)>,
+    give_up: tokio_util::sync::CancellationToken,
 ) -> Result<(), String> {
     for delivery in deliveries {
-        let outcome = match delivery.await {
-            Ok(Ok(_)) => continue,
-            Ok(Err((error, _message))) => format!("message not delivered: {error}"),
-            Err(_) => "producer shut down before delivery".to_owned(),
+        let outcome = tokio::select! {
+            result = delivery => match result {
+                Ok(Ok(_)) => continue,
+                Ok(Err((error, _message))) => format!("message not delivered: {error}"),
+                Err(_) => "producer shut down before delivery".to_owned(),
+            },
+            // Another batch failed: this one will not be committed either, stop waiting.
+            () = give_up.cancelled() => "abandoned after an earlier delivery failure".to_owned(),
         };
         if let Some(ack) = &ack {
             ack.fail();
@@ -157,6 +162,7 @@ impl KafkaSink {
         );
         let mut report = SinkReport { name: name.clone(), written: BTreeMap::new() };
         let mut in_flight: JoinSet<Result<(), String>> = JoinSet::new();
+        let give_up = tokio_util::sync::CancellationToken::new();
         let mut payload = Vec::with_capacity(4096);
         let mut error: Option<String> = None;
 
@@ -231,14 +237,16 @@ impl KafkaSink {
                     }
                 }
             }
-            in_flight.spawn(settle(deliveries, batch.ack, batch_written));
+            in_flight.spawn(settle(deliveries, batch.ack, batch_written, give_up.clone()));
         }
         if error.is_some() {
+            give_up.cancel();
             fail_pending(&mut input);
         }
         // Drain: every outstanding delivery report, then the producer queue.
         while let Some(result) = in_flight.join_next().await {
             if let Ok(Err(e)) = result {
+                give_up.cancel();
                 error.get_or_insert(e);
             }
         }

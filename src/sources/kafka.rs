@@ -297,7 +297,7 @@ impl ConsumerContext for SourceCtx {
             streams.absorb();
             let drained = revoked
                 .iter()
-                .all(|k| streams.by_partition.get(k).is_none_or(|s| s.tracker.is_drained()));
+                .all(|k| streams.by_partition.get(k).is_none_or(|s| !s.tracker.has_pending()));
             if drained || Instant::now() >= deadline {
                 if !drained {
                     tracing::warn!(
@@ -506,7 +506,7 @@ fn consume(
     loop {
         let mut streams = lock();
         streams.absorb();
-        if streams.by_partition.values().all(|s| s.tracker.is_drained())
+        if streams.by_partition.values().all(|s| !s.tracker.has_pending())
             || Instant::now() >= deadline
         {
             break;
