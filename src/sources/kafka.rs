@@ -104,8 +104,12 @@ impl KafkaSourceConfig {
                     OffsetReset::Latest => "latest",
                 },
             ),
-            // Bounded prefetch: with fetching paused this is all that is ever buffered.
+            // Bounded prefetch: while the source waits for acknowledgements this is all
+            // that is ever buffered.
             ("queued.max.messages.kbytes", "16384"),
+            // A caught-up consumer answers new events within tens of milliseconds (the
+            // librdkafka default waits up to 500 ms per fetch).
+            ("fetch.wait.max.ms", "10"),
         ] {
             base.0.insert(key.to_owned(), value.to_owned());
         }
