@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::detect::session::SessionMemory;
 use crate::detect::{Detection, Detector, Scratch};
 use crate::event::{Alert, Evidence, InteractionEvent, Timestamp};
 use crate::fields::for_each_text;
@@ -31,6 +32,7 @@ pub struct Analyzer {
 pub struct AnalyzerState {
     pub scratch: Scratch,
     pub vault: TokenVault,
+    pub sessions: SessionMemory,
 }
 
 /// The verdict on one event.
@@ -43,7 +45,8 @@ pub struct Analysis {
 impl Analyzer {
     /// Scans `event` (raw), then redacts it in place.
     pub fn analyze(&self, event: &mut InteractionEvent, state: &mut AnalyzerState) -> Analysis {
-        let detection = self.detector.scan(event, &mut state.scratch);
+        let mut detection = self.detector.scan(event, &mut state.scratch);
+        state.sessions.apply(event, &mut detection, self.threshold);
         let redaction = self.redactor.redact(event, &mut state.vault);
         Analysis { detection, redaction }
     }
@@ -95,6 +98,7 @@ pub fn alert_for(
         categories: detection.categories.clone(),
         risk_score: detection.risk_score,
         confidence: detection.confidence,
+        action: crate::event::Action::Alert,
         source_event_id: event.event_id.clone(),
         session_id: event.session_id.clone(),
         user_id: event.user_id.clone(),

@@ -28,6 +28,7 @@
 pub mod analyze;
 pub mod demo;
 pub mod detect;
+pub mod eval;
 pub mod event;
 pub mod fields;
 pub mod generate;

@@ -75,6 +75,9 @@ pub enum Command {
     /// Runs a pipeline until every source is exhausted (files) or until SIGINT/SIGTERM: then it
     /// stops reading, drains what is in flight, flushes every sink and exits 0. A second signal
     /// exits at once (status 130). Exit status 1 if any component failed.
+    ///
+    /// SIGHUP reloads the detection rules (their files are also watched for changes); a rule
+    /// file that does not load keeps the previous rules and logs an audit event.
     Run(run::RunArgs),
     /// Check pipeline files without running them (exit 1 on the first error).
     Validate {
@@ -86,6 +89,7 @@ pub enum Command {
     #[command(subcommand)]
     Rules(rules::RulesCommand),
     Demo(demo::DemoArgs),
+    Eval(rules::EvalArgs),
     Produce(kafka::ProduceArgs),
     Consume(kafka::ConsumeArgs),
     /// Create or list Kafka topics.
@@ -115,6 +119,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { pipelines } => run::validate(&pipelines),
         Command::Rules(command) => rules::run(command),
         Command::Demo(args) => demo::run(args),
+        Command::Eval(args) => rules::eval(args),
         Command::Produce(args) => kafka::produce(args),
         Command::Consume(args) => kafka::consume(args),
         Command::Topics(command) => kafka::topics(command),

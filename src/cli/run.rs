@@ -64,6 +64,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 async fn watch_signals(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
+    if let Ok(mut hup) = signal(SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading detection rules");
+                palisade::detect::reload::request_reload();
+            }
+        });
+    }
     let (Ok(mut term), Ok(mut int)) =
         (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
     else {

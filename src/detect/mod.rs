@@ -14,7 +14,9 @@
 
 pub mod check;
 pub mod normalize;
+pub mod reload;
 pub mod rules;
+pub mod session;
 
 use std::path::Path;
 use std::sync::Arc;

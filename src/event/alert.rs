@@ -90,6 +90,17 @@ impl fmt::Display for Category {
     }
 }
 
+/// What a gateway consulting the alert should do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Record and notify.
+    #[default]
+    Alert,
+    /// The risk reached the pipeline's `block_threshold`: stop the interaction.
+    Block,
+}
+
 /// Where in an event a finding was made. `start..end` are UTF-8 byte offsets into the
 /// original field; `excerpt` is cut from the *redacted* text and never holds raw PII.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +129,9 @@ pub struct Alert {
     pub categories: Vec<Category>,
     pub risk_score: u8,
     pub confidence: f32,
+    /// `alert` or `block` (see the detect stage's `block_threshold`).
+    #[serde(default)]
+    pub action: Action,
     pub source_event_id: String,
     pub session_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,7 +17,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use alert::{Alert, Category, DeadLetter, Evidence, Severity};
+pub use alert::{Action, Alert, Category, DeadLetter, Evidence, Severity};
 pub use decode::{DEFAULT_MAX_EVENT_BYTES, DecodeError, DecodeErrorKind, Decoder, EventKind};
 pub use time::{Timestamp, TimestampError, format_rfc3339_micros, now_micros};
 
