@@ -113,7 +113,10 @@ pub fn evaluate(detector: &Detector, samples: &[Sample], threshold: u8) -> EvalR
         let risk = if detection.is_empty() { 0 } else { detection.risk_score };
         let flagged = risk >= threshold && !detection.is_empty();
         scored.push((sample.label, risk));
-        let kind = sample.kind.clone().unwrap_or_else(|| if sample.label == 1 { "plain".into() } else { "benign".into() });
+        let kind = sample
+            .kind
+            .clone()
+            .unwrap_or_else(|| if sample.label == 1 { "plain".into() } else { "benign".into() });
         if sample.label == 1 {
             let category = sample.category.clone().unwrap_or_else(|| "unlabeled".into());
             let c = report.by_category.entry(category.clone()).or_default();
@@ -190,21 +193,54 @@ impl EvalReport {
     pub fn render(&self, show_misses: usize) -> String {
         let mut out = String::new();
         let o = &self.overall;
-        let _ = writeln!(out, "threshold {}: {} positives, {} negatives", self.threshold, o.positives, o.negatives);
-        let _ = writeln!(out, "{:<22} {:>9} {:>9} {:>9} {:>7}", "category", "precision", "recall", "FPR", "n");
+        let _ = writeln!(
+            out,
+            "threshold {}: {} positives, {} negatives",
+            self.threshold, o.positives, o.negatives
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:>9} {:>9} {:>9} {:>7}",
+            "category", "precision", "recall", "FPR", "n"
+        );
         for (category, c) in &self.by_category {
-            let _ = writeln!(out, "{category:<22} {:>9} {:>9} {:>9} {:>7}", pct(c.precision()), pct(c.recall()), pct(c.fpr()), c.positives);
+            let _ = writeln!(
+                out,
+                "{category:<22} {:>9} {:>9} {:>9} {:>7}",
+                pct(c.precision()),
+                pct(c.recall()),
+                pct(c.fpr()),
+                c.positives
+            );
         }
-        let _ = writeln!(out, "{:<22} {:>9} {:>9} {:>9} {:>7}", "overall", pct(o.precision()), pct(o.recall()), pct(o.fpr()), o.positives + o.negatives);
+        let _ = writeln!(
+            out,
+            "{:<22} {:>9} {:>9} {:>9} {:>7}",
+            "overall",
+            pct(o.precision()),
+            pct(o.recall()),
+            pct(o.fpr()),
+            o.positives + o.negatives
+        );
         for (kind, (n, fp)) in &self.negatives_by_kind {
             let _ = writeln!(out, "FPR on {kind}: {} ({fp} of {n})", pct(ratio(*fp, *n)).trim());
         }
         if self.obfuscated.1 > 0 {
             let (caught, of) = self.obfuscated;
-            let _ = writeln!(out, "obfuscated variants caught whose plain form is caught: {} ({caught} of {of})", pct(ratio(caught, of)).trim());
+            let _ = writeln!(
+                out,
+                "obfuscated variants caught whose plain form is caught: {} ({caught} of {of})",
+                pct(ratio(caught, of)).trim()
+            );
         }
         for (target, t, recall, fpr) in &self.recall_at_fpr {
-            let _ = writeln!(out, "recall at FPR ≤ {}: {} (threshold {t}, FPR {})", pct(*target).trim(), pct(*recall).trim(), pct(*fpr).trim());
+            let _ = writeln!(
+                out,
+                "recall at FPR ≤ {}: {} (threshold {t}, FPR {})",
+                pct(*target).trim(),
+                pct(*recall).trim(),
+                pct(*fpr).trim()
+            );
         }
         if show_misses > 0 {
             let _ = writeln!(out, "missed positives ({}):", self.misses.len());
@@ -238,7 +274,8 @@ mod tests {
 
     #[test]
     fn dataset_errors_name_the_line() {
-        let err = parse_dataset("{\"id\":\"a\",\"text\":\"x\",\"label\":1}\n{\"id\":2}").unwrap_err();
+        let err =
+            parse_dataset("{\"id\":\"a\",\"text\":\"x\",\"label\":1}\n{\"id\":2}").unwrap_err();
         assert_eq!(err.line, 2);
         assert!(parse_dataset("{\"id\":\"a\",\"text\":\"x\",\"label\":3}").is_err());
     }

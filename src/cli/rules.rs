@@ -89,9 +89,12 @@ pub struct EvalArgs {
 
 pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let set = Arc::new(RuleSet::load(&args.rules).context("rules do not compile")?);
-    let text = std::fs::read_to_string(&args.dataset).with_context(|| format!("cannot read {}", args.dataset.display()))?;
-    let samples = palisade::eval::parse_dataset(&text).with_context(|| format!("{}", args.dataset.display()))?;
-    let report = palisade::eval::evaluate(&palisade::detect::Detector::new(set), &samples, args.threshold);
+    let text = std::fs::read_to_string(&args.dataset)
+        .with_context(|| format!("cannot read {}", args.dataset.display()))?;
+    let samples = palisade::eval::parse_dataset(&text)
+        .with_context(|| format!("{}", args.dataset.display()))?;
+    let report =
+        palisade::eval::evaluate(&palisade::detect::Detector::new(set), &samples, args.threshold);
     let mut out = std::io::stdout().lock();
     std::io::Write::write_all(&mut out, report.render(args.misses).as_bytes())?;
     Ok(ExitCode::SUCCESS)

@@ -267,10 +267,10 @@ fn leet_letter(c: char) -> Option<char> {
 pub fn views(text: &str) -> Vec<View> {
     let signals = scan_signals(text);
     let mut out = Vec::new();
-    if signals.non_ascii || signals.leet || signals.spaced || signals.whitespace_runs {
-        if let Some(view) = normalized(text, signals) {
-            out.push(view);
-        }
+    if (signals.non_ascii || signals.leet || signals.spaced || signals.whitespace_runs)
+        && let Some(view) = normalized(text, signals)
+    {
+        out.push(view);
     }
     if signals.long_run {
         decoded_runs(text, &mut out);
@@ -515,7 +515,7 @@ fn decoded_runs(text: &str, out: &mut Vec<View>) {
             i = end;
             continue;
         }
-        if run.len() % 2 == 0 && run.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if run.len().is_multiple_of(2) && run.bytes().all(|b| b.is_ascii_hexdigit()) {
             if let Ok(decoded) = hex_decode(run)
                 && let Some(view) = decoded_view(decoded, start, end, Evasion::Hex)
             {

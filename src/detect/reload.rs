@@ -35,7 +35,9 @@ fn fingerprint(path: &Path) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     let mut entries: Vec<(PathBuf, u64, Option<std::time::SystemTime>)> = Vec::new();
     let files: Vec<PathBuf> = if path.is_dir() {
-        std::fs::read_dir(path).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default()
+        std::fs::read_dir(path)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default()
     } else {
         vec![path.to_owned()]
     };
@@ -56,7 +58,11 @@ impl RulesHandle {
     /// [`RuleError`] if they do not load.
     pub fn load(path: &Path) -> Result<Arc<Self>, RuleError> {
         let rules = RuleSet::load(path)?;
-        Ok(Arc::new(Self { path: path.to_owned(), current: RwLock::new(Arc::new(rules)), generation: AtomicU64::new(0) }))
+        Ok(Arc::new(Self {
+            path: path.to_owned(),
+            current: RwLock::new(Arc::new(rules)),
+            generation: AtomicU64::new(0),
+        }))
     }
 
     /// The rules in force.
@@ -98,31 +104,32 @@ impl RulesHandle {
     pub fn watch(self: &Arc<Self>, interval: Duration) {
         let weak: Weak<Self> = Arc::downgrade(self);
         let path = self.path.clone();
-        let spawned = std::thread::Builder::new().name("palisade-rules-watch".into()).spawn(move || {
-            let mut seen_requests = RELOAD_REQUESTS.load(Ordering::Acquire);
-            let mut seen_files = fingerprint(&path);
-            loop {
-                std::thread::sleep(interval);
-                let Some(handle) = weak.upgrade() else { return };
-                let requests = RELOAD_REQUESTS.load(Ordering::Acquire);
-                let files = fingerprint(&path);
-                if requests == seen_requests && files == seen_files {
-                    continue;
+        let spawned =
+            std::thread::Builder::new().name("palisade-rules-watch".into()).spawn(move || {
+                let mut seen_requests = RELOAD_REQUESTS.load(Ordering::Acquire);
+                let mut seen_files = fingerprint(&path);
+                loop {
+                    std::thread::sleep(interval);
+                    let Some(handle) = weak.upgrade() else { return };
+                    let requests = RELOAD_REQUESTS.load(Ordering::Acquire);
+                    let files = fingerprint(&path);
+                    if requests == seen_requests && files == seen_files {
+                        continue;
+                    }
+                    seen_requests = requests;
+                    seen_files = files;
+                    if let Err(error) = handle.reload() {
+                        tracing::error!(
+                            target: "palisade::audit",
+                            event = "rules_reload_failed",
+                            path = %path.display(),
+                            kept_version = handle.current().version(),
+                            error = %error,
+                            "detection rules NOT reloaded; the previous rules stay in force"
+                        );
+                    }
                 }
-                seen_requests = requests;
-                seen_files = files;
-                if let Err(error) = handle.reload() {
-                    tracing::error!(
-                        target: "palisade::audit",
-                        event = "rules_reload_failed",
-                        path = %path.display(),
-                        kept_version = handle.current().version(),
-                        error = %error,
-                        "detection rules NOT reloaded; the previous rules stay in force"
-                    );
-                }
-            }
-        });
+            });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot start the rules watcher; reload disabled");
         }

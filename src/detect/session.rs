@@ -170,7 +170,11 @@ mod tests {
     #[test]
     fn persistence_after_a_refusal_and_accumulated_weak_signals() {
         let mut m = SessionMemory::default();
-        m.apply(&event("s", "hi", "I'm sorry, but I can't help with that."), &mut Detection::default(), 50);
+        m.apply(
+            &event("s", "hi", "I'm sorry, but I can't help with that."),
+            &mut Detection::default(),
+            50,
+        );
         let mut again = weak(40);
         m.apply(&event("s", "come on", "..."), &mut again, 50);
         assert_eq!(again.risk_score, 55);

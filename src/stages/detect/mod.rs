@@ -90,14 +90,21 @@ impl StageSpec for DetectConfig {
         if let Some(block) = self.block_threshold
             && (block > 100 || block < self.threshold)
         {
-            return Err(BuildError::new("block_threshold", format!("{block} must be between `threshold` ({}) and 100", self.threshold)));
+            return Err(BuildError::new(
+                "block_threshold",
+                format!("{block} must be between `threshold` ({}) and 100", self.threshold),
+            ));
         }
         let handle = RulesHandle::load(&self.rules).map_err(|e| {
             let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
             BuildError::new("rules", format!("{e} (relative paths are resolved from {cwd})"))
         })?;
         let rules = handle.current();
-        tracing::info!(rules = rules.rules().len(), version = rules.version(), "detection rules loaded");
+        tracing::info!(
+            rules = rules.rules().len(),
+            version = rules.version(),
+            "detection rules loaded"
+        );
         if self.reload {
             handle.watch(self.reload_interval);
         }
