@@ -138,11 +138,9 @@ fn instructions(dockerfile: &str) -> Vec<(String, String)> {
     let mut pending = String::new();
     for line in dockerfile.lines() {
         let trimmed = line.trim();
-        if pending.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+        // Blank lines and comments, also inside a continued instruction.
+        if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
-        }
-        if trimmed.starts_with('#') {
-            continue; // a comment inside a continued instruction
         }
         if let Some(head) = trimmed.strip_suffix('\\') {
             pending.push_str(head);
@@ -211,7 +209,11 @@ impl Invocation {
             .iter()
             .map(String::as_str)
             .take_while(|a| !a.starts_with('-'))
-            .take(if self.args().first().is_some_and(|a| a == "topics") { 2 } else { 1 })
+            .take(if self.args().first().is_some_and(|a| a == "topics" || a == "rules") {
+                2
+            } else {
+                1
+            })
             .collect();
         words.join(" ")
     }
@@ -375,7 +377,7 @@ fn invocations(deploy: &Deploy) -> Vec<Invocation> {
     for (origin, pod) in pod_specs(deploy) {
         let containers = pod["initContainers"].as_array().into_iter().flatten();
         for container in containers.chain(pod["containers"].as_array().into_iter().flatten()) {
-            if !container["image"].as_str().is_some_and(|i| image_repository(i) == "palisade") {
+            if container["image"].as_str().is_none_or(|i| image_repository(i) != "palisade") {
                 continue;
             }
             // Kubernetes semantics: `command` replaces ENTRYPOINT and drops CMD.
@@ -843,7 +845,7 @@ fn check_compose(deploy: &Deploy) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .any(|v| v.split(':').nth(1) == Some(&format!("{WORKDIR}/rules")));
+        .any(|v| v.split(':').nth(1) == Some(format!("{WORKDIR}/rules").as_str()));
     if !mounts_rules {
         problems
             .push(format!("{}: rules/ is not mounted (read-only) at {WORKDIR}/rules", run.origin));
@@ -907,6 +909,31 @@ fn check_dockerfile(deploy: &Deploy) -> Vec<String> {
             froms.last()
         ));
     }
+    // The builder needs the manifest, the lock file and the folder of every declared target
+    // (cargo refuses to build when a [[bench]] or [[test]] file is missing).
+    let first_stage_end =
+        all.iter().skip(1).position(|(k, _)| k == "FROM").map_or(all.len(), |p| p + 1);
+    let copied: BTreeSet<&str> = all[..first_stage_end]
+        .iter()
+        .filter(|(k, a)| k == "COPY" && !a.starts_with("--from"))
+        .flat_map(|(_, a)| {
+            let parts: Vec<&str> = a.split_whitespace().filter(|p| !p.starts_with("--")).collect();
+            parts[..parts.len().saturating_sub(1)].to_vec()
+        })
+        .map(|p| p.trim_start_matches("./").trim_end_matches('/'))
+        .collect();
+    let mut needed =
+        BTreeSet::from(["Cargo.toml".to_owned(), "Cargo.lock".to_owned(), "src".to_owned()]);
+    for (kind, default_dir) in [("bench", "benches"), ("test", "tests"), ("example", "examples")] {
+        for target in cargo.get(kind).and_then(|t| t.as_array()).into_iter().flatten() {
+            let path = target.get("path").and_then(|p| p.as_str()).unwrap_or(default_dir);
+            needed.insert(path.split('/').next().unwrap_or(default_dir).to_owned());
+        }
+    }
+    for path in needed.iter().filter(|n| !copied.contains(n.as_str())) {
+        problems
+            .push(format!("Dockerfile: the builder stage does not COPY {path}, which cargo needs"));
+    }
     if !all.iter().any(|(k, a)| k == "RUN" && a.contains("cargo build --release --locked")) {
         problems.push("Dockerfile: no `cargo build --release --locked`".into());
     }
@@ -924,7 +951,7 @@ fn check_dockerfile(deploy: &Deploy) -> Vec<String> {
             k == "COPY"
                 && parts.len() == 2
                 && parts[0].trim_end_matches('/') == dir
-                && [format!("./{dir}"), format!("{dir}"), format!("{WORKDIR}/{dir}")]
+                && [format!("./{dir}"), dir.to_owned(), format!("{WORKDIR}/{dir}")]
                     .contains(&parts[1].trim_end_matches('/').to_owned())
         });
         if !copied {
@@ -1007,6 +1034,25 @@ fn every_deploy_yaml_file_parses() {
     let deploy = Deploy::load();
     assert!(deploy.compose["services"].is_object(), "docker-compose.yml has services");
     assert_eq!(deploy.manifest("Deployment")["spec"]["replicas"], json!(2));
+    // The checks below see every command line: the image's default, the compose services
+    // and the Kubernetes workloads.
+    let seen: BTreeSet<(String, String)> = invocations(&deploy)
+        .iter()
+        .map(|i| (i.origin.split(':').next().unwrap().to_owned(), i.subcommand()))
+        .collect();
+    for (origin, subcommand) in [
+        ("Dockerfile", "run"),
+        ("docker-compose.yml", "run"),
+        ("docker-compose.yml", "topics create"),
+        ("docker-compose.yml", "produce"),
+        ("deployment.yaml", "run"),
+        ("job-topics.yaml", "topics create"),
+    ] {
+        assert!(
+            seen.contains(&(origin.to_owned(), subcommand.to_owned())),
+            "no `palisade {subcommand}` found in {origin}: {seen:?}"
+        );
+    }
 }
 
 #[test]
@@ -1184,6 +1230,9 @@ fn checks_catch_dockerfile_drift() {
     });
     assert_catches(check_dockerfile, "COPY rules", |d| {
         d.dockerfile = d.dockerfile.replace("COPY rules ./rules", "COPY rules /rules");
+    });
+    assert_catches(check_dockerfile, "does not COPY benches", |d| {
+        d.dockerfile = d.dockerfile.replace("COPY benches ./benches", "");
     });
     assert_catches(check_dockerfile, "runAsUser", |d| {
         d.manifest_mut("Deployment")["spec"]["template"]["spec"]["securityContext"]["runAsUser"] =
