@@ -95,6 +95,30 @@ fn main() {
                 }
             }),
         );
+        let mut with_views = 0usize;
+        let mut leaves = 0usize;
+        for e in &decoded {
+            palisade::fields::for_each_text(e, |_, _, t| {
+                leaves += 1;
+                if !palisade::detect::normalize::views(t).is_empty() {
+                    with_views += 1;
+                }
+            });
+        }
+        report(
+            "normalize (views only)",
+            measure(rounds, || {
+                for e in &decoded {
+                    palisade::fields::for_each_text(e, |_, _, t| {
+                        black_box(palisade::detect::normalize::views(t));
+                    });
+                }
+            }),
+        );
+        println!(
+            "{:<14} text leaves needing a normalized/decoded view: {with_views} of {leaves}",
+            c.name
+        );
         let mut scratch = Scratch::default();
         report(
             "detect",
