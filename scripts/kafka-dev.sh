@@ -7,8 +7,8 @@
 #   scripts/kafka-dev.sh status           is it running, and where
 #   scripts/kafka-dev.sh stop             stop it
 #
-# `start` prints `PALISADE_BROKERS=127.0.0.1:PORT`; `eval "$(scripts/kafka-dev.sh start)"`
-# exports it for the shipped pipelines.
+# `start` prints `export PALISADE_BROKERS=127.0.0.1:PORT`, so
+# `eval "$(scripts/kafka-dev.sh start)"` sets it for the shipped pipelines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=".palisade/kafka-dev"
@@ -44,7 +44,7 @@ start() {
   local engine="memory://tansu/"
   if [ "${1:-}" = "--sqlite" ]; then engine="sqlite://tansu.db"; fi
   if running; then
-    echo "PALISADE_BROKERS=$(cat "$state/addr")"
+    echo "export PALISADE_BROKERS=$(cat "$state/addr")"
     return
   fi
   install
@@ -61,7 +61,7 @@ start() {
   for _ in $(seq 200); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "tansu listening on 127.0.0.1:$port (log: $state/broker.log)" >&2
-      echo "PALISADE_BROKERS=127.0.0.1:$port"
+      echo "export PALISADE_BROKERS=127.0.0.1:$port"
       return
     fi
     running || { echo "tansu exited; see $state/broker.log" >&2; tail -20 "$state/broker.log" >&2; exit 1; }

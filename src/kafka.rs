@@ -89,6 +89,18 @@ impl ClientContext for LogContext {
 
 impl rdkafka::consumer::ConsumerContext for LogContext {}
 
+impl KafkaOptions {
+    /// `message` with every option value replaced by `**REDACTED**`: librdkafka quotes the
+    /// value of an option it rejects, and a misspelt key can hide a password.
+    pub fn redact(&self, message: &str) -> String {
+        let mut out = message.to_owned();
+        for value in self.0.values().filter(|v| v.len() >= 3) {
+            out = out.replace(value.as_str(), "**REDACTED**");
+        }
+        out
+    }
+}
+
 /// Checks that every option is a known librdkafka property with a valid value, without
 /// creating a client (so nothing connects anywhere).
 ///
@@ -264,6 +276,16 @@ pub fn flush<C: ClientContext + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_errors_never_quote_option_values() {
+        let options =
+            KafkaOptions(BTreeMap::from([("sasl.pasword".to_owned(), "hunter2".to_owned())]));
+        let err = check_config(&client_config("localhost:9092", &options)).unwrap_err().to_string();
+        assert!(err.contains("hunter2"), "librdkafka quotes it: {err}");
+        let shown = options.redact(&err);
+        assert!(!shown.contains("hunter2") && shown.contains("sasl.pasword"), "{shown}");
+    }
 
     #[test]
     fn debug_output_hides_secret_option_values() {

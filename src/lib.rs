@@ -18,7 +18,11 @@
 //! - [`detect`]: rule loading and the detection engine.
 //! - [`pii`]: recognizers, policies and redaction.
 //! - [`analyze`]: detection + redaction of one event, shared by every entry point.
+//! - [`eval`]: detection accuracy on labeled datasets.
 //! - [`generate`]: deterministic synthetic agent traffic.
+//! - [`kafka`]: Kafka client configuration, topic administration, publishing.
+//! - [`demo`]: the embedded-Kafka demo and helpers shared with the fault tests.
+//! - [`metrics`]: process counters.
 //! - [`pipeline`]: pipeline files: parsing, validation.
 //! - [`runtime`]: the stage graph: batches, acknowledgements, workers, shutdown.
 //! - [`sources`], [`stages`], [`sinks`]: the components a pipeline wires together.

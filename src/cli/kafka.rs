@@ -18,6 +18,18 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use super::thousands;
 
+/// `KEY=VALUE` for `--option`.
+fn parse_option(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{text}`: expected KEY=VALUE (a librdkafka option)"))
+}
+
+fn options(pairs: &[(String, String)]) -> KafkaOptions {
+    KafkaOptions(pairs.iter().cloned().collect())
+}
+
 /// Publish traffic to Kafka: a JSONL file to one topic, or generated interactions and
 /// telemetry to their topics. Messages are keyed by `session_id` (telemetry without a
 /// session by `agent_id`), so a session stays on one partition, in order.
@@ -26,6 +38,9 @@ pub struct ProduceArgs {
     /// Bootstrap brokers.
     #[arg(long, env = "PALISADE_BROKERS", default_value = "localhost:9092")]
     brokers: String,
+    /// librdkafka option `KEY=VALUE` (repeatable), e.g. `security.protocol=SASL_SSL`.
+    #[arg(long = "option", value_parser = parse_option)]
+    options: Vec<(String, String)>,
     /// JSONL file to publish, one message per line (`-` for standard input).
     #[arg(long, conflicts_with = "generate", requires = "topic")]
     file: Option<String>,
@@ -56,6 +71,9 @@ pub struct ConsumeArgs {
     /// Bootstrap brokers.
     #[arg(long, env = "PALISADE_BROKERS", default_value = "localhost:9092")]
     brokers: String,
+    /// librdkafka option `KEY=VALUE` (repeatable), e.g. `security.protocol=SASL_SSL`.
+    #[arg(long = "option", value_parser = parse_option)]
+    options: Vec<(String, String)>,
     /// Topic to read.
     #[arg(long)]
     topic: String,
@@ -78,6 +96,9 @@ pub enum TopicsCommand {
         /// Bootstrap brokers (default: the pipeline's, else localhost:9092).
         #[arg(long, env = "PALISADE_BROKERS")]
         brokers: Option<String>,
+        /// librdkafka option `KEY=VALUE` (repeatable), e.g. `security.protocol=SASL_SSL`.
+        #[arg(long = "option", value_parser = parse_option)]
+        options: Vec<(String, String)>,
         /// Pipeline file whose topics to create.
         #[arg(long)]
         pipeline: Option<PathBuf>,
@@ -96,6 +117,9 @@ pub enum TopicsCommand {
         /// Bootstrap brokers.
         #[arg(long, env = "PALISADE_BROKERS", default_value = "localhost:9092")]
         brokers: String,
+        /// librdkafka option `KEY=VALUE` (repeatable), e.g. `security.protocol=SASL_SSL`.
+        #[arg(long = "option", value_parser = parse_option)]
+        options: Vec<(String, String)>,
     },
 }
 
@@ -139,7 +163,7 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
         bail!("give --file FILE --topic TOPIC, or --generate N");
     }
     let started = Instant::now();
-    let producer = kafka::producer(&args.brokers, &KafkaOptions::default())?;
+    let producer = kafka::producer(&args.brokers, &options(&args.options))?;
     let bar = progress(args.generate.map(|n| if args.no_telemetry { n } else { 2 * n }));
     let sent = runtime()?.block_on(async {
         let mut pending: VecDeque<DeliveryFuture> = VecDeque::new();
@@ -221,7 +245,7 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
 
 pub fn consume(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let consumer: BaseConsumer<kafka::LogContext> =
-        kafka::client_config(&args.brokers, &KafkaOptions::default())
+        kafka::client_config(&args.brokers, &options(&args.options))
             .set("group.id", "palisade-consume-cli")
             .set("enable.auto.commit", "false")
             .create_with_context(kafka::LogContext::default())
@@ -275,16 +299,22 @@ pub fn consume(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
 
 pub fn topics(command: TopicsCommand) -> anyhow::Result<ExitCode> {
     match command {
-        TopicsCommand::List { brokers } => {
-            let topics =
-                kafka::list_topics(&brokers, &KafkaOptions::default(), Duration::from_secs(10))?;
+        TopicsCommand::List { brokers, options: pairs } => {
+            let topics = kafka::list_topics(&brokers, &options(&pairs), Duration::from_secs(10))?;
             let mut out = std::io::stdout().lock();
             for (name, partitions) in topics {
                 writeln!(out, "{name}\t{partitions} partitions")?;
             }
             Ok(ExitCode::SUCCESS)
         }
-        TopicsCommand::Create { brokers, pipeline, topics, partitions, replication_factor } => {
+        TopicsCommand::Create {
+            brokers,
+            options: pairs,
+            pipeline,
+            topics,
+            partitions,
+            replication_factor,
+        } => {
             let mut wanted: Vec<(String, TopicSpec)> = Vec::new();
             let mut pipeline_brokers = None;
             if let Some(path) = pipeline {
@@ -301,11 +331,8 @@ pub fn topics(command: TopicsCommand) -> anyhow::Result<ExitCode> {
                 bail!("nothing to create: give --pipeline FILE and/or --topic NAME");
             }
             let brokers = brokers.or(pipeline_brokers).unwrap_or_else(|| "localhost:9092".into());
-            let created = runtime()?.block_on(kafka::create_topics(
-                &brokers,
-                &KafkaOptions::default(),
-                &wanted,
-            ))?;
+            let created =
+                runtime()?.block_on(kafka::create_topics(&brokers, &options(&pairs), &wanted))?;
             for (topic, spec) in &wanted {
                 let state = if created.contains(topic) { "created" } else { "exists" };
                 eprintln!(

@@ -232,6 +232,14 @@ impl Pipeline {
                 }
             }
         }
+        // Topics listed in [topics] but used by other pipelines or producers (e.g. telemetry).
+        if let Some(brokers) = out.first().map(|(b, _, _)| b.clone()) {
+            for (topic, spec) in &self.topics {
+                if !out.iter().any(|(_, t, _)| t == topic) {
+                    out.push((brokers.clone(), topic.clone(), *spec));
+                }
+            }
+        }
         out
     }
 

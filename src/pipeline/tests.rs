@@ -159,3 +159,25 @@ fn missing_rule_files_fail_the_build_naming_the_key() {
     let e = Topology::build(&p).unwrap_err().to_string();
     assert!(e.contains("stages.redact.policy") && e.contains("default_pii"), "{e}");
 }
+
+#[test]
+fn invalid_kafka_options_are_build_errors_that_never_quote_values() {
+    let text = r#"
+name = "k"
+[sources.in]
+type = "kafka"
+brokers = "localhost:1"
+topics = ["t"]
+group_id = "g"
+options = { "sasl.pasword" = "hunter2" }
+[sinks.d]
+type = "file"
+inputs = ["in"]
+records = ["dead_letters"]
+path = "x.jsonl"
+"#;
+    let p = parse(text).unwrap();
+    let e = Topology::build(&p).unwrap_err().to_string();
+    assert!(e.contains("sources.in.options") && e.contains("sasl.pasword"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+}

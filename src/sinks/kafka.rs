@@ -83,7 +83,10 @@ impl SinkSpec for KafkaSinkConfig {
         }
         // Surface invalid producer options at build time (without connecting).
         crate::kafka::check_config(&producer_config(&self.brokers, &self.options)).map_err(
-            |e| BuildError::new("options", format!("invalid producer configuration: {e}")),
+            |e| {
+                let message = self.options.redact(&e.to_string());
+                BuildError::new("options", format!("invalid producer configuration: {message}"))
+            },
         )?;
         Ok(Box::new(KafkaSink { config: self.clone() }))
     }

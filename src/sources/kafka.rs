@@ -145,10 +145,10 @@ impl SourceSpec for KafkaSourceConfig {
             return Err(BuildError::new("group_id", "must not be empty"));
         }
         // Surface unknown or invalid librdkafka options now, not at run time.
-        let context = SourceCtx::new(Duration::ZERO);
-        self.consumer_config().create_with_context::<_, BaseConsumer<SourceCtx>>(context).map_err(
-            |e| BuildError::new("options", format!("invalid consumer configuration: {e}")),
-        )?;
+        crate::kafka::check_config(&self.consumer_config()).map_err(|e| {
+            let message = self.options.redact(&e.to_string());
+            BuildError::new("options", format!("invalid consumer configuration: {message}"))
+        })?;
         Ok(Box::new(KafkaSource { config: self.clone() }))
     }
 }
@@ -315,6 +315,7 @@ impl ConsumerContext for SourceCtx {
             std::thread::sleep(Duration::from_millis(2));
         }
         let mut streams = self.lock();
+        let revoked_count = revoked.len();
         let tpl = streams.to_commit(|k| revoked.contains(k));
         if tpl.count() > 0 {
             match consumer.commit(&tpl, CommitMode::Sync) {
@@ -332,7 +333,7 @@ impl ConsumerContext for SourceCtx {
                 }
             }
         }
-        tracing::info!(partitions = tpl.count(), "partitions revoked");
+        tracing::info!(partitions = revoked_count, committed = tpl.count(), "partitions revoked");
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
