@@ -34,6 +34,12 @@ fn pipeline(broker: &Broker, group: &str, pipeline: &Path) -> ChildGuard {
     )
 }
 
+/// Publishes generated traffic with one record per producer batch. Tansu 0.6.0 answers a
+/// fetch that starts inside a record batch with the *next* batch, skipping the rest of the
+/// one asked for (reproduced with plain librdkafka consumers: assign at offset 1 of a
+/// batched topic and the first message returned is offset 1145). A consumer that resumes
+/// from a committed offset (after a restart or a rebalance) would then miss messages that
+/// Kafka itself would deliver; single-record batches keep these tests about Palisade.
 fn produce_generated(broker: &Broker, events: u64, seed: u64) {
     let out = run(palisade()
         .args([
@@ -45,7 +51,7 @@ fn produce_generated(broker: &Broker, events: u64, seed: u64) {
             "--seed",
             &seed.to_string(),
         ])
-        .arg("--no-telemetry"));
+        .args(["--no-telemetry", "--option", "batch.num.messages=1", "--option", "linger.ms=0"]));
     assert!(out.status.success(), "produce: {}", stderr(&out));
 }
 
@@ -287,7 +293,13 @@ fn a_second_member_joining_the_group_rebalances_without_losing_events() {
     let redacted =
         broker.read_all("agent.interactions.redacted", usize::MAX, Duration::from_secs(5));
     let ids: BTreeSet<String> = event_ids(&redacted, "event_id").into_iter().collect();
-    assert_eq!(ids.len(), events, "no event lost across the rebalance");
+    if ids.len() != events {
+        let committed = broker.committed("pair", "agent.interactions");
+        panic!(
+            "{} of {events} events reached the redacted topic; committed {committed:?}, ends {ends:?}\n--- first member\n{logs_a}\n--- second member\n{logs_b}",
+            ids.len()
+        );
+    }
     // Revoked partitions were drained and committed before hand-over: re-delivery is small.
     let duplicates = redacted.len() - events;
     assert!(duplicates <= 4 * 32 * 256, "{duplicates} duplicates");
