@@ -28,6 +28,22 @@ pub enum RulesCommand {
         #[arg(long, default_value = "rules/detection")]
         rules: PathBuf,
     },
+    /// Where detection time goes on a corpus: per rule, how often the keyword prefilter
+    /// selects it, how often it then matches, and what its regexes cost; and which keywords
+    /// occur in most texts. Use it to find rules whose keywords are too common. The corpus
+    /// is JSONL interactions (as `palisade generate` writes or `analyze` reads); lines that
+    /// do not decode are skipped and counted.
+    Profile {
+        /// Rules directory or file.
+        #[arg(long, default_value = "rules/detection")]
+        rules: PathBuf,
+        /// JSONL corpus of interaction events.
+        #[arg(long)]
+        corpus: PathBuf,
+        /// How many rules and keywords to list.
+        #[arg(long, default_value_t = 25)]
+        top: usize,
+    },
 }
 
 pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
@@ -63,6 +79,30 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
                 failures.len()
             );
             Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        RulesCommand::Profile { rules, corpus, top } => {
+            let set = RuleSet::load(&rules).context("rules do not compile")?;
+            let text = std::fs::read(&corpus)
+                .with_context(|| format!("cannot read corpus {}", corpus.display()))?;
+            let decoder = palisade::event::Decoder::default().lenient();
+            let mut events = Vec::new();
+            let mut skipped = 0u64;
+            for line in text.split(|&b| b == b'\n').filter(|l| !l.trim_ascii().is_empty()) {
+                match decoder.interaction(line) {
+                    Ok(event) => events.push(event),
+                    Err(_) => skipped += 1,
+                }
+            }
+            let mut leaves = Vec::new();
+            for event in &events {
+                palisade::fields::for_each_text(event, |kind, _, text| leaves.push((kind, text)));
+            }
+            let profile = palisade::detect::check::profile(&set, leaves);
+            if skipped > 0 {
+                eprintln!("{skipped} corpus lines skipped (not interaction events)");
+            }
+            print!("{}", profile.render(top));
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{Detector, RuleSet, Scratch};
+use super::{Detector, RuleSet, Scratch, keyword_occurs};
 use crate::fields::FieldKind;
 
 /// One lint message.
@@ -46,14 +46,14 @@ pub fn lint(rules: &RuleSet) -> Vec<LintIssue> {
         }
         for keyword in &rule.keywords {
             let used =
-                rule.examples.matches.iter().any(|e| e.to_lowercase().contains(keyword.as_str()));
+                rule.examples.matches.iter().any(|e| keyword_occurs(&e.to_lowercase(), keyword));
             if !used && !rule.examples.matches.is_empty() {
                 push(false, format!("keyword `{keyword}` appears in none of the match examples"));
             }
         }
         for example in &rule.examples.matches {
             let lower = example.to_lowercase();
-            if !rule.keywords.iter().any(|k| lower.contains(k.as_str())) {
+            if !rule.keywords.iter().any(|k| keyword_occurs(&lower, k)) {
                 push(
                     true,
                     format!(
@@ -114,4 +114,162 @@ pub fn test_examples(rules: &std::sync::Arc<RuleSet>) -> (usize, Vec<ExampleFail
         }
     }
     (run, failures)
+}
+
+/// What one rule cost over a corpus (`palisade rules profile`).
+#[derive(Debug, Clone, Default)]
+pub struct RuleCost {
+    pub rule_id: String,
+    /// Leaves (and views) on which the prefilter selected the rule.
+    pub candidates: u64,
+    /// Of those, how many the rule matched.
+    pub matches: u64,
+    /// Time spent in the rule's regexes.
+    pub nanos: u64,
+}
+
+/// Where detection time goes on a corpus, rule by rule.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    /// Text leaves scanned, and their bytes.
+    pub leaves: u64,
+    pub bytes: u64,
+    /// Views (normalized or decoded text) scanned in addition to the leaves.
+    pub views: u64,
+    /// Time in candidate selection (keyword automaton, RegexSet, signal gates).
+    pub select_nanos: u64,
+    /// Time building normalized and decoded views.
+    pub views_nanos: u64,
+    /// One entry per rule, costliest first.
+    pub rules: Vec<RuleCost>,
+    /// Keywords by the share of leaves they occur in, most frequent first.
+    pub keywords: Vec<(String, u64)>,
+}
+
+impl Profile {
+    /// Total time in rule regexes.
+    pub fn regex_nanos(&self) -> u64 {
+        self.rules.iter().map(|r| r.nanos).sum()
+    }
+
+    /// A table for humans: the costliest `top` rules and most frequent keywords.
+    pub fn render(&self, top: usize) -> String {
+        use std::fmt::Write as _;
+        let per_leaf = |nanos: u64| nanos as f64 / 1e3 / self.leaves.max(1) as f64;
+        let share = |n: u64| 100.0 * n as f64 / self.leaves.max(1) as f64;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} text leaves ({:.0} bytes avg), {} extra views; µs per leaf: selection {:.2}, views {:.2}, rule regexes {:.2}",
+            self.leaves,
+            self.bytes as f64 / self.leaves.max(1) as f64,
+            self.views,
+            per_leaf(self.select_nanos),
+            per_leaf(self.views_nanos),
+            per_leaf(self.regex_nanos()),
+        );
+        let _ = writeln!(
+            s,
+            "\n{:<24} {:>12} {:>10} {:>12}",
+            "rule", "candidate %", "match %", "µs/leaf"
+        );
+        for r in self.rules.iter().take(top) {
+            let _ = writeln!(
+                s,
+                "{:<24} {:>11.2}% {:>9.2}% {:>12.3}",
+                r.rule_id,
+                share(r.candidates),
+                share(r.matches),
+                per_leaf(r.nanos)
+            );
+        }
+        let _ = writeln!(s, "\n{:<32} {:>10}", "keyword", "in leaves");
+        for (keyword, n) in self.keywords.iter().take(top) {
+            let _ = writeln!(s, "{:<32} {:>9.2}%", format!("{keyword:?}"), share(*n));
+        }
+        let _ = writeln!(
+            s,
+            "\nA rule selected on many leaves but matching few pays its regex for nothing: give it\n\
+             more distinctive keywords (phrases, not common words) or an `only_if` signal."
+        );
+        s
+    }
+}
+
+/// Runs the engine's own selection and rule evaluation over `leaves`, timing each rule.
+/// Findings are the same as [`Detector::scan`]'s; only the bookkeeping differs.
+pub fn profile<'a>(
+    rules: &RuleSet,
+    leaves: impl IntoIterator<Item = (FieldKind, &'a str)>,
+) -> Profile {
+    use std::time::Instant;
+    let mut costs: Vec<RuleCost> = rules
+        .rules()
+        .iter()
+        .map(|r| RuleCost { rule_id: r.id.to_string(), ..RuleCost::default() })
+        .collect();
+    let mut keyword_leaves = vec![0u64; rules.keyword_count()];
+    let mut seen_keywords: Vec<usize> = Vec::new();
+    let mut scratch = Scratch::default();
+    let mut findings = Vec::new();
+    let mut p = Profile::default();
+    let mut run =
+        |text: &str, kind: FieldKind, signals: u8, p: &mut Profile, scratch: &mut Scratch| {
+            let started = Instant::now();
+            rules.select(text, signals, scratch);
+            p.select_nanos += started.elapsed().as_nanos() as u64;
+            let bit = super::rules::field_bit(kind);
+            for &index in &scratch.candidates {
+                let rule = &rules.rules()[index as usize];
+                if rule.applies_to & bit == 0 || (rule.only_if != 0 && rule.only_if & signals == 0)
+                {
+                    continue;
+                }
+                let started = Instant::now();
+                findings.clear();
+                let matched = super::evaluate(rule, kind.as_str(), text, &mut findings);
+                let cost = &mut costs[index as usize];
+                cost.nanos += started.elapsed().as_nanos() as u64;
+                cost.candidates += 1;
+                cost.matches += u64::from(matched);
+            }
+        };
+    for (kind, text) in leaves {
+        if text.is_empty() {
+            continue;
+        }
+        p.leaves += 1;
+        p.bytes += text.len() as u64;
+        if let Some(ac) = &rules.prefilter {
+            seen_keywords.clear();
+            for m in ac.find_overlapping_iter(text) {
+                if !super::keyword_counts(text.as_bytes(), m.start(), m.len()) {
+                    continue;
+                }
+                let k = m.pattern().as_usize();
+                if !seen_keywords.contains(&k) {
+                    seen_keywords.push(k);
+                    keyword_leaves[k] += 1;
+                }
+            }
+        }
+        let started = Instant::now();
+        let signals = super::normalize::signals(text);
+        let views = super::normalize::views_with(text, signals);
+        p.views_nanos += started.elapsed().as_nanos() as u64;
+        let bits = signals.bits();
+        run(text, kind, bits, &mut p, &mut scratch);
+        for view in &views {
+            p.views += 1;
+            run(&view.text, kind, bits, &mut p, &mut scratch);
+        }
+    }
+    costs.sort_by(|a, b| b.nanos.cmp(&a.nanos).then_with(|| a.rule_id.cmp(&b.rule_id)));
+    p.rules = costs;
+    let names = rules.keyword_names();
+    let mut keywords: Vec<(String, u64)> =
+        names.into_iter().zip(keyword_leaves).filter(|(_, n)| *n > 0).collect();
+    keywords.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    p.keywords = keywords;
+    p
 }

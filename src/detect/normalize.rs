@@ -113,12 +113,37 @@ impl Builder {
 
 /// What a quick byte scan says could need a view.
 #[derive(Debug, Default, Clone, Copy)]
-struct Signals {
+pub struct Signals {
     non_ascii: bool,
     leet: bool,
     spaced: bool,
     percent: bool,
     long_run: bool,
+}
+
+/// A signal a rule can require with `only_if` (a bit of [`Signals::bits`]).
+pub const SIGNAL_NAMES: &[(&str, u8)] = &[
+    ("non_ascii", 1),
+    ("leetspeak", 2),
+    ("spaced_letters", 4),
+    ("url_encoding", 8),
+    ("encoded_run", 16),
+];
+
+impl Signals {
+    /// One bit per signal present, as named in [`SIGNAL_NAMES`].
+    pub fn bits(self) -> u8 {
+        u8::from(self.non_ascii)
+            | u8::from(self.leet) << 1
+            | u8::from(self.spaced) << 2
+            | u8::from(self.percent) << 3
+            | u8::from(self.long_run) << 4
+    }
+}
+
+/// The cheap byte scan alone: what evasion formats `text` could hold.
+pub fn signals(text: &str) -> Signals {
+    scan_signals(text)
 }
 
 #[inline]
@@ -302,7 +327,11 @@ fn leet_letter(c: char) -> Option<char> {
 
 /// Computes the views of `text` that differ from it (none for plain prose).
 pub fn views(text: &str) -> Vec<View> {
-    let signals = scan_signals(text);
+    views_with(text, scan_signals(text))
+}
+
+/// [`views`] when the signals of `text` are already known.
+pub fn views_with(text: &str, signals: Signals) -> Vec<View> {
     let mut out = Vec::new();
     if (signals.non_ascii || signals.leet || signals.spaced)
         && let Some(view) = normalized(text, signals)

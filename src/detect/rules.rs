@@ -124,6 +124,8 @@ struct RuleSpec {
     #[serde(default)]
     keywords: Vec<String>,
     #[serde(default)]
+    only_if: Vec<String>,
+    #[serde(default)]
     pattern: Option<String>,
     #[serde(default)]
     all_of: Vec<String>,
@@ -167,6 +169,9 @@ pub struct Rule {
     pub applies_to: u8,
     /// Lowercased literal keywords; empty means "always a candidate".
     pub keywords: Vec<String>,
+    /// Bits of [`super::normalize::Signals::bits`] of which at least one must be present in
+    /// the text for the rule to run (`only_if`); 0 means no condition.
+    pub only_if: u8,
     pub pattern: Option<Regex>,
     pub all_of: Vec<Regex>,
     pub any_of: Vec<Regex>,
@@ -267,6 +272,7 @@ pub fn parse_pack(file: &Path, text: &str) -> Result<(PackInfo, Vec<Rule>), Rule
             confidence: None,
             applies_to: None,
             keywords: Vec::new(),
+            only_if: Vec::new(),
             pattern: Some(p.pattern),
             all_of: Vec::new(),
             any_of: Vec::new(),
@@ -364,6 +370,17 @@ fn compile_rule(
             keywords.push(keyword);
         }
     }
+    let mut only_if = 0u8;
+    for name in &spec.only_if {
+        let Some(&(_, bit)) = super::normalize::SIGNAL_NAMES.iter().find(|(n, _)| n == name) else {
+            let known: Vec<&str> = super::normalize::SIGNAL_NAMES.iter().map(|(n, _)| *n).collect();
+            return Err(invalid(
+                "only_if",
+                format!("unknown signal `{name}`; known: {}", known.join(", ")),
+            ));
+        };
+        only_if |= bit;
+    }
     Ok(Rule {
         id: spec.id.as_str().into(),
         category,
@@ -372,6 +389,7 @@ fn compile_rule(
         confidence,
         applies_to,
         keywords,
+        only_if,
         pattern,
         all_of,
         any_of,
