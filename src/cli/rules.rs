@@ -101,7 +101,8 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
             if skipped > 0 {
                 eprintln!("{skipped} corpus lines skipped (not interaction events)");
             }
-            print!("{}", profile.render(top));
+            let mut out = std::io::stdout().lock();
+            std::io::Write::write_all(&mut out, profile.render(top).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
     }
