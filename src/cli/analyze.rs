@@ -22,9 +22,13 @@ pub struct AnalyzeArgs {
     /// Detection rules: a directory of *.yaml packs, or one file.
     #[arg(long, default_value = "rules/detection")]
     rules: PathBuf,
-    /// PII redaction policy.
+    /// PII redaction policy: a name looked up in --policies (default_pii, pci_dss,
+    /// hipaa_phi, gdpr_strict, ...) or a path to a policy file.
     #[arg(long, default_value = "default_pii")]
     policy: String,
+    /// Directory of PII policy files.
+    #[arg(long, default_value = palisade::pii::policy::DEFAULT_POLICY_DIR)]
+    policies: PathBuf,
     /// Risk score (0-100) from which an event counts as a threat.
     #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_parser = clap::value_parser!(u8).range(0..=100))]
     threshold: u8,
@@ -54,7 +58,7 @@ struct Summary {
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let rules = RuleSet::load(&args.rules).context("cannot load detection rules")?;
-    let policy = policy_by_name(&args.policy).map_err(anyhow::Error::msg)?;
+    let policy = policy_by_name(&args.policy, &args.policies).map_err(anyhow::Error::msg)?;
     let analyzer = Analyzer {
         detector: Detector::new(Arc::new(rules)),
         redactor: Redactor::new(Arc::new(policy)),

@@ -6,6 +6,7 @@
 //! tokens (`[EMAIL_1]`) are stable within a session: the same value gets the same token on
 //! every turn. The token table keeps a keyed 64-bit hash of each value, never the value.
 
+pub mod policy;
 pub mod recognizers;
 
 use std::collections::hash_map::RandomState;
@@ -71,64 +72,102 @@ pub struct PiiMatch {
 }
 
 /// How a recognized value is rewritten.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Method {
     /// `[EMAIL_1]`: stable per value within a session.
     Replace,
-    /// Every character but the last `keep_last` becomes `char`.
-    Mask {
-        #[serde(default = "default_mask_char")]
-        char: char,
-        #[serde(default)]
-        keep_last: usize,
-    },
+    /// Every letter and digit but the first `keep_first` and the last `keep_last` becomes
+    /// `char`; separators stay.
+    Mask { char: char, keep_first: usize, keep_last: usize },
+    /// `[EMAIL:3f1c9a0b7d2e4f61]`: keyed HMAC-SHA-256 of the value (per tenant), so equal
+    /// values can be joined across sessions without being readable.
+    Hash,
+    /// Keeps the first `keep_first` and last `keep_last` letters and digits and removes the
+    /// rest (`411111…1111`): PCI DSS truncation of a PAN.
+    Truncate { keep_first: usize, keep_last: usize },
     /// Removed entirely.
     Drop,
-}
-
-fn default_mask_char() -> char {
-    '*'
 }
 
 /// Which entity types a policy redacts, from what confidence, and how.
 #[derive(Debug, Clone)]
 pub struct PiiPolicy {
     pub name: String,
+    pub description: Option<String>,
     pub min_confidence: f32,
-    methods: Vec<(EntityType, Method)>,
+    /// Per entity: method and confidence floor.
+    methods: Vec<(EntityType, Method, f32)>,
+    /// Key of the `hash` method (set when a method needs it).
+    pub hash_key: Option<policy::HashKey>,
+    /// Values never redacted.
+    pub allowlist: policy::Allowlist,
 }
 
 impl PiiPolicy {
     /// The built-in `default_pii` policy: every entity type, replaced, confidence ≥ 0.5.
     pub fn default_pii() -> Self {
-        Self {
-            name: "default_pii".into(),
-            min_confidence: 0.5,
-            methods: EntityType::ALL.iter().map(|&e| (e, Method::Replace)).collect(),
-        }
+        Self::new(
+            "default_pii",
+            0.5,
+            EntityType::ALL.iter().map(|&e| (e, Method::Replace)).collect(),
+        )
     }
 
-    /// A policy from explicit parts.
+    /// A policy from explicit parts, one confidence floor for every entity.
     pub fn new(
         name: impl Into<String>,
         min_confidence: f32,
         methods: Vec<(EntityType, Method)>,
     ) -> Self {
-        Self { name: name.into(), min_confidence, methods }
+        let methods = methods.into_iter().map(|(e, m)| (e, m, min_confidence)).collect();
+        Self::with_floors(name, min_confidence, methods)
+    }
+
+    /// A policy with a confidence floor per entity.
+    pub fn with_floors(
+        name: impl Into<String>,
+        min_confidence: f32,
+        methods: Vec<(EntityType, Method, f32)>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            description: None,
+            min_confidence,
+            methods,
+            hash_key: None,
+            allowlist: policy::Allowlist::default(),
+        }
     }
 
     pub fn method(&self, entity: EntityType) -> Option<&Method> {
-        self.methods.iter().find(|(e, _)| *e == entity).map(|(_, m)| m)
+        self.methods.iter().find(|(e, _, _)| *e == entity).map(|(_, m, _)| m)
     }
 
-    /// The spans of `text` this policy redacts: candidates above the confidence floor, with
-    /// overlaps resolved (a containing span wins, then the higher confidence), sorted.
-    pub fn find(&self, text: &str, out: &mut Vec<PiiMatch>) {
+    /// The entity types this policy redacts, with method and confidence floor.
+    pub fn entities(&self) -> impl Iterator<Item = (EntityType, &Method, f32)> {
+        self.methods.iter().map(|(e, m, f)| (*e, m, *f))
+    }
+
+    fn floor(&self, entity: EntityType) -> Option<f32> {
+        self.methods.iter().find(|(e, _, _)| *e == entity).map(|(_, _, f)| *f)
+    }
+
+    /// The spans of `text` this policy redacts: candidates of its entity types at or above
+    /// their confidence floor, not allowlisted for `tenant`, with overlaps resolved (a
+    /// containing span wins, then the higher confidence), sorted.
+    pub fn find_for(&self, tenant: Option<&str>, text: &str, out: &mut Vec<PiiMatch>) {
         out.clear();
         recognizers::scan(text, out);
-        out.retain(|m| m.confidence >= self.min_confidence && self.method(m.entity).is_some());
+        out.retain(|m| {
+            self.floor(m.entity).is_some_and(|floor| m.confidence >= floor)
+                && !self.allowlist.allows(tenant, &text[m.start..m.end])
+        });
         resolve_overlaps(out);
+    }
+
+    /// [`Self::find_for`] without a tenant.
+    pub fn find(&self, text: &str, out: &mut Vec<PiiMatch>) {
+        self.find_for(None, text, out);
     }
 }
 
@@ -284,13 +323,14 @@ impl Redactor {
         let mut redaction = Redaction::default();
         let mut matches = Vec::new();
         let session_id = event.session_id.clone();
+        let tenant = event.tenant.clone();
         let mut scratch_session = SessionTokens::default();
         let hasher = vault.hasher.clone();
         // Events without a session (batch analysis) get tokens numbered per event.
         let mut tokens =
             if session_id.is_empty() { None } else { Some(vault.session(&session_id)) };
         for_each_text_mut(event, |_, path, text| {
-            self.policy.find(text, &mut matches);
+            self.policy.find_for(tenant.as_deref(), text, &mut matches);
             if matches.is_empty() {
                 return;
             }
@@ -298,7 +338,7 @@ impl Redactor {
                 Some(t) => t,
                 None => &mut scratch_session,
             };
-            let edits = self.rewrite(text, &matches, table, &hasher);
+            let edits = self.rewrite(text, &matches, table, &hasher, tenant.as_deref());
             for m in &matches {
                 redaction.findings.push(PiiFinding {
                     entity: m.entity,
@@ -318,6 +358,7 @@ impl Redactor {
         matches: &[PiiMatch],
         table: &mut SessionTokens,
         hasher: &RandomState,
+        tenant: Option<&str>,
     ) -> Vec<Edit> {
         let mut out = String::with_capacity(text.len());
         let mut edits = Vec::with_capacity(matches.len());
@@ -340,15 +381,40 @@ impl Redactor {
                     out.push_str(&n.to_string());
                     out.push(']');
                 }
-                Method::Mask { char, keep_last } => {
-                    let count = value.chars().count();
-                    let keep = (*keep_last).min(count);
-                    let tail_start =
-                        value.char_indices().nth(count - keep).map_or(value.len(), |(i, _)| i);
-                    for c in value[..tail_start].chars() {
-                        out.push(if c.is_alphanumeric() { *char } else { c });
+                Method::Mask { char, keep_first, keep_last } => {
+                    let total = value.chars().filter(|c| c.is_alphanumeric()).count();
+                    let keep_last = (*keep_last).min(total);
+                    let keep_first = (*keep_first).min(total - keep_last);
+                    let mut seen = 0;
+                    for c in value.chars() {
+                        if c.is_alphanumeric() {
+                            seen += 1;
+                            let kept = seen <= keep_first || seen > total - keep_last;
+                            out.push(if kept { c } else { *char });
+                        } else {
+                            out.push(c);
+                        }
                     }
-                    out.push_str(&value[tail_start..]);
+                }
+                Method::Truncate { keep_first, keep_last } => {
+                    let chars: Vec<char> = value.chars().filter(|c| c.is_alphanumeric()).collect();
+                    let keep_last = (*keep_last).min(chars.len());
+                    let keep_first = (*keep_first).min(chars.len() - keep_last);
+                    out.extend(&chars[..keep_first]);
+                    out.push('…');
+                    out.extend(&chars[chars.len() - keep_last..]);
+                }
+                Method::Hash => {
+                    out.push('[');
+                    out.push_str(m.entity.token());
+                    out.push(':');
+                    match &self.policy.hash_key {
+                        Some(key) => out.push_str(&key.digest(tenant, m.entity, value)),
+                        // Policies that use `hash` refuse to load without a key; a policy
+                        // built in code without one still never lets the value through.
+                        None => out.push_str("unkeyed"),
+                    }
+                    out.push(']');
                 }
                 Method::Drop => {}
             }
@@ -422,7 +488,7 @@ mod tests {
         let policy = PiiPolicy::new(
             "t",
             0.5,
-            vec![(EntityType::CreditCard, Method::Mask { char: '*', keep_last: 4 })],
+            vec![(EntityType::CreditCard, Method::Mask { char: '*', keep_first: 0, keep_last: 4 })],
         );
         let mut e = event("s", "card 4111-1111-1111-1111 thanks, mail a@b.io");
         Redactor::new(policy.into()).redact(&mut e, &mut TokenVault::default());

@@ -18,9 +18,13 @@ use crate::runtime::{Envelope, Payload, Transform};
 pub struct RedactConfig {
     /// Sources or stages to read (interactions only).
     pub inputs: Vec<String>,
-    /// Redaction policy by name.
+    /// Redaction policy: a name looked up in `policies` (`default_pii`, `pci_dss`,
+    /// `hipaa_phi`, `gdpr_strict`, or your own), or a path to a policy file.
     #[serde(default = "default_policy")]
     pub policy: String,
+    /// Directory of policy files (`<name>.yaml`).
+    #[serde(default = "default_policies")]
+    pub policies: std::path::PathBuf,
     /// Sessions whose replacement tokens are remembered per worker (oldest forgotten first).
     #[serde(default = "default_max_sessions")]
     pub max_sessions: usize,
@@ -30,16 +34,21 @@ fn default_policy() -> String {
     "default_pii".into()
 }
 
+fn default_policies() -> std::path::PathBuf {
+    crate::pii::policy::DEFAULT_POLICY_DIR.into()
+}
+
 fn default_max_sessions() -> usize {
     100_000
 }
 
-/// Resolves a policy name (`rules/pii/` policies arrive with the redaction issue).
-pub fn policy_by_name(name: &str) -> Result<PiiPolicy, String> {
-    match name {
-        "default_pii" => Ok(PiiPolicy::default_pii()),
-        other => Err(format!("unknown policy `{other}`; available: default_pii")),
-    }
+/// Resolves a policy by name in `dir` (or a policy file path). Errors name the file and key
+/// at fault, or list the available policies.
+///
+/// # Errors
+/// The policy's load error, as text.
+pub fn policy_by_name(name: &str, dir: &std::path::Path) -> Result<PiiPolicy, String> {
+    crate::pii::policy::resolve(name, dir).map_err(|e| e.to_string())
 }
 
 impl StageSpec for RedactConfig {
@@ -60,8 +69,10 @@ impl StageSpec for RedactConfig {
     }
 
     fn build(&self, cx: &BuildContext) -> Result<Vec<Box<dyn Transform>>, BuildError> {
-        let policy =
-            Arc::new(policy_by_name(&self.policy).map_err(|m| BuildError::new("policy", m))?);
+        let policy = Arc::new(
+            policy_by_name(&self.policy, &self.policies)
+                .map_err(|m| BuildError::new("policy", m))?,
+        );
         let per_worker = (self.max_sessions / cx.workers.max(1)).max(1);
         Ok((0..cx.workers.max(1))
             .map(|_| {
