@@ -44,11 +44,24 @@ pub fn lint(rules: &RuleSet) -> Vec<LintIssue> {
         if rule.keywords.is_empty() {
             continue;
         }
-        for keyword in &rule.keywords {
-            let used =
-                rule.examples.matches.iter().any(|e| keyword_occurs(&e.to_lowercase(), keyword));
-            if !used && !rule.examples.matches.is_empty() {
-                push(false, format!("keyword `{keyword}` appears in none of the match examples"));
+        for group in [&rule.keywords, &rule.and_keywords] {
+            for keyword in group {
+                let shadow = group.iter().find(|other| {
+                    *other != keyword
+                        && if other.len() > super::WORD_START_MAX_LEN {
+                            keyword.contains(other.as_str())
+                        } else {
+                            keyword.starts_with(other.as_str())
+                        }
+                });
+                if let Some(other) = shadow {
+                    push(
+                        false,
+                        format!(
+                            "keyword `{keyword}` is redundant: `{other}` already selects the rule"
+                        ),
+                    );
+                }
             }
         }
         for example in &rule.examples.matches {
@@ -58,6 +71,15 @@ pub fn lint(rules: &RuleSet) -> Vec<LintIssue> {
                     true,
                     format!(
                         "match example {example:?} contains none of the keywords, so the prefilter never selects the rule for it"
+                    ),
+                );
+            } else if !rule.and_keywords.is_empty()
+                && !rule.and_keywords.iter().any(|k| keyword_occurs(&lower, k))
+            {
+                push(
+                    true,
+                    format!(
+                        "match example {example:?} contains none of the and_keywords, so the prefilter never selects the rule for it"
                     ),
                 );
             }

@@ -40,8 +40,12 @@ pub struct RuleSet {
     prefilter: Option<AhoCorasick>,
     /// The prefilter's patterns.
     keywords: Vec<String>,
-    /// For each prefilter pattern, the rules that listed it as a keyword.
-    keyword_rules: Vec<Vec<u32>>,
+    /// For each prefilter pattern, the rules that listed it, with the group it is in (1:
+    /// `keywords`, 2: `and_keywords`).
+    keyword_rules: Vec<Vec<(u32, u8)>>,
+    /// Per rule, the groups that must have been seen for it to be a candidate (1, or 3 with
+    /// `and_keywords`).
+    needs: Vec<u8>,
     /// Rules without keywords that have a `pattern`: screened together by `always_set`.
     screened: Vec<u32>,
     /// Keyword-less rules with an `only_if` signal condition: run only when the leaf's cheap
@@ -64,13 +68,15 @@ impl RuleSet {
 
     fn build(packs: Vec<PackInfo>, rules: Vec<Rule>, digest: u64) -> Result<Self, RuleError> {
         let mut keywords: Vec<String> = Vec::new();
-        let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
+        let mut keyword_rules: Vec<Vec<(u32, u8)>> = Vec::new();
+        let mut needs = Vec::with_capacity(rules.len());
         let mut screened = Vec::new();
         let mut screened_patterns = Vec::new();
         let mut unscreened = Vec::new();
         let mut gated = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
+            needs.push(if rule.and_keywords.is_empty() { 1u8 } else { 3 });
             if rule.keywords.is_empty() && rule.only_if != 0 {
                 gated.push(index);
                 continue;
@@ -86,12 +92,15 @@ impl RuleSet {
                 }
                 continue;
             }
-            for keyword in &rule.keywords {
-                match keywords.iter().position(|k| k == keyword) {
-                    Some(at) => keyword_rules[at].push(index),
-                    None => {
-                        keywords.push(keyword.clone());
-                        keyword_rules.push(vec![index]);
+            let groups = [(1u8, &rule.keywords), (2u8, &rule.and_keywords)];
+            for (bit, group) in groups {
+                for keyword in group {
+                    match keywords.iter().position(|k| k == keyword) {
+                        Some(at) => keyword_rules[at].push((index, bit)),
+                        None => {
+                            keywords.push(keyword.clone());
+                            keyword_rules.push(vec![(index, bit)]);
+                        }
                     }
                 }
             }
@@ -140,6 +149,7 @@ impl RuleSet {
             prefilter,
             keywords,
             keyword_rules,
+            needs,
             screened,
             gated,
             always_set,
@@ -175,27 +185,33 @@ impl RuleSet {
     /// signal is among `signals`, and rules that are always candidates.
     fn select(&self, text: &str, signals: u8, scratch: &mut Scratch) {
         if scratch.marked.len() != self.rules.len() {
-            scratch.marked = vec![false; self.rules.len()];
+            scratch.marked = vec![0; self.rules.len()];
         }
         scratch.candidates.clear();
-        let mark = |index: u32, scratch: &mut Scratch| {
-            let slot = &mut scratch.marked[index as usize];
-            if !*slot {
-                *slot = true;
-                scratch.candidates.push(index);
-            }
-        };
+        scratch.touched.clear();
         if let Some(ac) = &self.prefilter {
             let bytes = text.as_bytes();
             for m in ac.find_overlapping_iter(text) {
                 if !keyword_counts(bytes, m.start(), m.len()) {
                     continue;
                 }
-                for &index in &self.keyword_rules[m.pattern().as_usize()] {
-                    mark(index, scratch);
+                for &(index, bit) in &self.keyword_rules[m.pattern().as_usize()] {
+                    let slot = &mut scratch.marked[index as usize];
+                    if *slot == 0 {
+                        scratch.touched.push(index);
+                    }
+                    *slot |= bit;
                 }
             }
+            for &index in &scratch.touched {
+                if scratch.marked[index as usize] == self.needs[index as usize] {
+                    scratch.candidates.push(index);
+                }
+                scratch.marked[index as usize] = 0;
+            }
         }
+        // Every other way in is exclusive with keywords: a rule is pushed at most once.
+        let mark = |index: u32, scratch: &mut Scratch| scratch.candidates.push(index);
         if let Some(always) = &self.always_set {
             for i in always.matches(text).iter() {
                 mark(self.screened[i], scratch);
@@ -210,9 +226,6 @@ impl RuleSet {
             mark(index, scratch);
         }
         scratch.candidates.sort_unstable();
-        for &index in &scratch.candidates {
-            scratch.marked[index as usize] = false;
-        }
     }
 }
 
@@ -279,7 +292,10 @@ impl Detection {
 /// Reusable per-thread buffers for [`Detector::scan`].
 #[derive(Debug, Default)]
 pub struct Scratch {
-    marked: Vec<bool>,
+    /// Per rule, the keyword groups seen in the current text.
+    marked: Vec<u8>,
+    /// Rules with a keyword hit in the current text.
+    touched: Vec<u32>,
     candidates: Vec<u32>,
 }
 

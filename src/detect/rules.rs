@@ -124,6 +124,8 @@ struct RuleSpec {
     #[serde(default)]
     keywords: Vec<String>,
     #[serde(default)]
+    and_keywords: Vec<String>,
+    #[serde(default)]
     only_if: Vec<String>,
     #[serde(default)]
     pattern: Option<String>,
@@ -169,6 +171,9 @@ pub struct Rule {
     pub applies_to: u8,
     /// Lowercased literal keywords; empty means "always a candidate".
     pub keywords: Vec<String>,
+    /// Lowercased literals of which one must also occur (with one of `keywords`) for the
+    /// rule to be a candidate; empty means no second condition.
+    pub and_keywords: Vec<String>,
     /// Bits of [`super::normalize::Signals::bits`] of which at least one must be present in
     /// the text for the rule to run (`only_if`); 0 means no condition.
     pub only_if: u8,
@@ -272,6 +277,7 @@ pub fn parse_pack(file: &Path, text: &str) -> Result<(PackInfo, Vec<Rule>), Rule
             confidence: None,
             applies_to: None,
             keywords: Vec::new(),
+            and_keywords: Vec::new(),
             only_if: Vec::new(),
             pattern: Some(p.pattern),
             all_of: Vec::new(),
@@ -360,15 +366,23 @@ fn compile_rule(
     if pattern.is_none() && all_of.is_empty() && any_of.is_empty() {
         return Err(invalid("pattern", "a rule needs `pattern`, `all_of` or `any_of`".into()));
     }
-    let mut keywords = Vec::with_capacity(spec.keywords.len());
-    for keyword in &spec.keywords {
-        let keyword = keyword.trim().to_lowercase();
-        if keyword.is_empty() {
-            return Err(invalid("keywords", "keywords must not be empty strings".into()));
+    let literals = |key: &'static str, list: &[String]| -> Result<Vec<String>, RuleError> {
+        let mut out = Vec::with_capacity(list.len());
+        for keyword in list {
+            let keyword = keyword.trim().to_lowercase();
+            if keyword.is_empty() {
+                return Err(invalid(key, "keywords must not be empty strings".into()));
+            }
+            if !out.contains(&keyword) {
+                out.push(keyword);
+            }
         }
-        if !keywords.contains(&keyword) {
-            keywords.push(keyword);
-        }
+        Ok(out)
+    };
+    let keywords = literals("keywords", &spec.keywords)?;
+    let and_keywords = literals("and_keywords", &spec.and_keywords)?;
+    if keywords.is_empty() && !and_keywords.is_empty() {
+        return Err(invalid("and_keywords", "needs `keywords` too (both must occur)".into()));
     }
     let mut only_if = 0u8;
     for name in &spec.only_if {
@@ -389,6 +403,7 @@ fn compile_rule(
         confidence,
         applies_to,
         keywords,
+        and_keywords,
         only_if,
         pattern,
         all_of,
