@@ -52,8 +52,10 @@ fn one_output_line_per_input_line_in_order_with_byte_offsets() {
     let finding = &b["findings"][0];
     let (start, end) =
         (finding["start"].as_u64().unwrap() as usize, finding["end"].as_u64().unwrap() as usize);
+    // A rule's evidence may take the separator and punctuation around the phrase; the
+    // phrase itself must sit exactly there (a char-offset bug would shift it after `ö`, `—`).
     assert_eq!(
-        &prompt[start..end],
+        prompt[start..end].trim_matches(|c: char| !c.is_alphanumeric()),
         "ignore all previous instructions",
         "offsets are UTF-8 byte offsets"
     );
