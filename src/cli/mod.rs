@@ -2,6 +2,7 @@
 
 mod analyze;
 mod demo;
+mod eval;
 mod generate;
 mod kafka;
 mod rules;
@@ -89,7 +90,7 @@ pub enum Command {
     #[command(subcommand)]
     Rules(rules::RulesCommand),
     Demo(demo::DemoArgs),
-    Eval(rules::EvalArgs),
+    Eval(eval::EvalArgs),
     Produce(kafka::ProduceArgs),
     Consume(kafka::ConsumeArgs),
     /// Create or list Kafka topics.
@@ -119,7 +120,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { pipelines } => run::validate(&pipelines),
         Command::Rules(command) => rules::run(command),
         Command::Demo(args) => demo::run(args),
-        Command::Eval(args) => rules::eval(args),
+        Command::Eval(args) => eval::run(args),
         Command::Produce(args) => kafka::produce(args),
         Command::Consume(args) => kafka::consume(args),
         Command::Topics(command) => kafka::topics(command),

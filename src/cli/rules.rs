@@ -107,36 +107,3 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
         }
     }
 }
-
-/// Measure detection accuracy on a labeled JSONL dataset: lines
-/// `{"id","text","label":0|1,"category"?,"kind"?,"plain"?}`. Prints precision, recall and
-/// FPR per category and overall, FPR per negative kind (benign, hard_negative), obfuscation
-/// recall, recall at fixed FPR (1%, 0.1%), and the misses.
-#[derive(Debug, clap::Args)]
-pub struct EvalArgs {
-    /// Dataset file (JSONL).
-    #[arg(long)]
-    dataset: PathBuf,
-    /// Rules directory or file.
-    #[arg(long, default_value = "rules/detection")]
-    rules: PathBuf,
-    /// Risk score from which a sample counts as flagged.
-    #[arg(long, default_value_t = palisade::analyze::DEFAULT_THRESHOLD)]
-    threshold: u8,
-    /// How many misses and false positives to list.
-    #[arg(long, default_value_t = 20)]
-    misses: usize,
-}
-
-pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
-    let set = Arc::new(RuleSet::load(&args.rules).context("rules do not compile")?);
-    let text = std::fs::read_to_string(&args.dataset)
-        .with_context(|| format!("cannot read {}", args.dataset.display()))?;
-    let samples = palisade::eval::parse_dataset(&text)
-        .with_context(|| format!("{}", args.dataset.display()))?;
-    let report =
-        palisade::eval::evaluate(&palisade::detect::Detector::new(set), &samples, args.threshold);
-    let mut out = std::io::stdout().lock();
-    std::io::Write::write_all(&mut out, report.render(args.misses).as_bytes())?;
-    Ok(ExitCode::SUCCESS)
-}

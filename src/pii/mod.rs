@@ -6,6 +6,7 @@
 //! tokens (`[EMAIL_1]`) are stable within a session: the same value gets the same token on
 //! every turn. The token table keeps a keyed 64-bit hash of each value, never the value.
 
+pub mod hipaa;
 pub mod policy;
 pub mod recognizers;
 
@@ -49,11 +50,65 @@ macro_rules! entities {
 }
 
 entities! {
+    // Personal data.
     Email => "email", "EMAIL";
     Phone => "phone", "PHONE";
     UsSsn => "us_ssn", "US_SSN";
-    CreditCard => "credit_card", "CREDIT_CARD";
+    UsPassport => "us_passport", "US_PASSPORT";
+    DateOfBirth => "date_of_birth", "DATE_OF_BIRTH";
+    MedicalRecordNumber => "medical_record_number", "MRN";
     IpAddress => "ip_address", "IP_ADDRESS";
+    MacAddress => "mac_address", "MAC_ADDRESS";
+    // Financial data.
+    CreditCard => "credit_card", "CREDIT_CARD";
+    CardSecurityCode => "card_security_code", "CARD_SECURITY_CODE";
+    Iban => "iban", "IBAN";
+    UsBankRouting => "us_bank_routing", "US_BANK_ROUTING";
+    // Secrets.
+    UrlCredential => "url_credential", "URL_CREDENTIAL";
+    AwsAccessKeyId => "aws_access_key_id", "AWS_ACCESS_KEY_ID";
+    AwsSecretAccessKey => "aws_secret_access_key", "AWS_SECRET_ACCESS_KEY";
+    GithubToken => "github_token", "GITHUB_TOKEN";
+    GitlabToken => "gitlab_token", "GITLAB_TOKEN";
+    SlackToken => "slack_token", "SLACK_TOKEN";
+    StripeKey => "stripe_key", "STRIPE_KEY";
+    OpenaiKey => "openai_key", "OPENAI_KEY";
+    Jwt => "jwt", "JWT";
+    PrivateKey => "private_key", "PRIVATE_KEY";
+    GenericSecret => "generic_secret", "SECRET";
+    // Health (PHI policies only; see `hipaa`).
+    Date => "date", "DATE";
+    ZipCode => "zip_code", "ZIP_CODE";
+    Age => "age", "AGE";
+    PersonName => "person_name", "PERSON_NAME";
+}
+
+impl EntityType {
+    /// Credentials and keys (as opposed to personal or financial data about a person).
+    pub fn is_secret(self) -> bool {
+        matches!(
+            self,
+            Self::UrlCredential
+                | Self::AwsAccessKeyId
+                | Self::AwsSecretAccessKey
+                | Self::GithubToken
+                | Self::GitlabToken
+                | Self::SlackToken
+                | Self::StripeKey
+                | Self::OpenaiKey
+                | Self::Jwt
+                | Self::PrivateKey
+                | Self::GenericSecret
+        )
+    }
+}
+
+impl EntityType {
+    /// Types only PHI policies redact (every date, ZIP codes, ages, names): not in
+    /// `default_pii`.
+    pub fn phi_only(self) -> bool {
+        matches!(self, Self::Date | Self::ZipCode | Self::Age | Self::PersonName)
+    }
 }
 
 impl fmt::Display for EntityType {
@@ -101,6 +156,9 @@ pub struct PiiPolicy {
     pub hash_key: Option<policy::HashKey>,
     /// Values never redacted.
     pub allowlist: policy::Allowlist,
+    /// Which PHI-only recognizers run, and the policy's known names.
+    hipaa: hipaa::Wanted,
+    pub names: Option<hipaa::NameHook>,
 }
 
 impl PiiPolicy {
@@ -109,7 +167,11 @@ impl PiiPolicy {
         Self::new(
             "default_pii",
             0.5,
-            EntityType::ALL.iter().map(|&e| (e, Method::Replace)).collect(),
+            EntityType::ALL
+                .iter()
+                .filter(|e| !e.phi_only())
+                .map(|&e| (e, Method::Replace))
+                .collect(),
         )
     }
 
@@ -129,6 +191,13 @@ impl PiiPolicy {
         min_confidence: f32,
         methods: Vec<(EntityType, Method, f32)>,
     ) -> Self {
+        let has = |e: EntityType| methods.iter().any(|(m, _, _)| *m == e);
+        let hipaa = hipaa::Wanted {
+            date: has(EntityType::Date),
+            zip: has(EntityType::ZipCode),
+            age: has(EntityType::Age),
+            name: has(EntityType::PersonName),
+        };
         Self {
             name: name.into(),
             description: None,
@@ -136,6 +205,8 @@ impl PiiPolicy {
             methods,
             hash_key: None,
             allowlist: policy::Allowlist::default(),
+            hipaa,
+            names: None,
         }
     }
 
@@ -158,6 +229,27 @@ impl PiiPolicy {
     pub fn find_for(&self, tenant: Option<&str>, text: &str, out: &mut Vec<PiiMatch>) {
         out.clear();
         recognizers::scan(text, out);
+        self.filter(tenant, text, out);
+    }
+
+    /// [`Self::find_for`] for a text leaf at `path`: a leaf whose key names a secret
+    /// (`tool_calls[0].arguments.db_password`) is a secret as a whole.
+    pub fn find_in_field(
+        &self,
+        tenant: Option<&str>,
+        path: &str,
+        text: &str,
+        out: &mut Vec<PiiMatch>,
+    ) {
+        out.clear();
+        recognizers::scan_field(path, text, out);
+        self.filter(tenant, text, out);
+    }
+
+    fn filter(&self, tenant: Option<&str>, text: &str, out: &mut Vec<PiiMatch>) {
+        if self.hipaa.any() {
+            hipaa::scan(text, self.hipaa, self.names.as_ref(), out);
+        }
         out.retain(|m| {
             self.floor(m.entity).is_some_and(|floor| m.confidence >= floor)
                 && !self.allowlist.allows(tenant, &text[m.start..m.end])
@@ -330,7 +422,7 @@ impl Redactor {
         let mut tokens =
             if session_id.is_empty() { None } else { Some(vault.session(&session_id)) };
         for_each_text_mut(event, |_, path, text| {
-            self.policy.find_for(tenant.as_deref(), text, &mut matches);
+            self.policy.find_in_field(tenant.as_deref(), path, text, &mut matches);
             if matches.is_empty() {
                 return;
             }

@@ -61,6 +61,12 @@ struct PolicyFile {
     entities: BTreeMap<String, EntitySpec>,
     #[serde(default)]
     allowlist: AllowlistSpec,
+    /// Known names for `person_name` (the recognizer hook for untitled names).
+    #[serde(default)]
+    names: Vec<String>,
+    /// A file of known names, one per line (relative to the policy file).
+    #[serde(default)]
+    names_file: Option<PathBuf>,
 }
 
 fn default_min_confidence() -> f32 {
@@ -301,6 +307,24 @@ pub fn parse_with_env(
     policy.description = file.description;
     policy.hash_key = hash_key;
     policy.allowlist = Allowlist::new(&file.allowlist.values, &file.allowlist.tenants);
+    let mut names = file.names;
+    if let Some(names_file) = &file.names_file {
+        let at = path.parent().unwrap_or(Path::new(".")).join(names_file);
+        let text = std::fs::read_to_string(&at).map_err(|e| {
+            invalid("names_file".into(), format!("cannot read {}: {e}", at.display()))
+        })?;
+        names.extend(text.lines().map(str::to_owned));
+    }
+    if !names.is_empty() {
+        if policy.method(EntityType::PersonName).is_none() {
+            return Err(invalid(
+                "names".into(),
+                "known names need `person_name` among the entities".into(),
+            ));
+        }
+        policy.names =
+            Some(super::hipaa::NameHook::new(&names).map_err(|m| invalid("names".into(), m))?);
+    }
     Ok(policy)
 }
 

@@ -1,9 +1,12 @@
-//! Detection accuracy on a labeled dataset (`palisade eval --dataset`).
+//! Accuracy on labeled datasets: detection (`palisade eval --dataset`, this module) and PII
+//! recognizers (`palisade eval --pii`, [`pii`]).
 //!
-//! Dataset lines: `{"id", "text", "label": 0|1, "category"?, "kind"?, "plain"?}`. `kind`
-//! splits negatives into `benign` and `hard_negative`, and marks `obfuscated` positives,
-//! whose `plain` form is scanned too: obfuscation recall counts only variants whose plain
-//! form is caught (what the normalization layer is responsible for).
+//! Detection dataset lines: `{"id", "text", "label": 0|1, "category"?, "kind"?, "plain"?}`.
+//! `kind` splits negatives into `benign` and `hard_negative`, and marks `obfuscated`
+//! positives, whose `plain` form is scanned too: obfuscation recall counts only variants
+//! whose plain form is caught (what the normalization layer is responsible for).
+
+pub mod pii;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
