@@ -435,6 +435,41 @@ pub fn card(rng: &mut Rng) -> String {
         .join(" ")
 }
 
+/// A German IBAN with valid check digits (ISO 13616 mod-97), grouped by four.
+fn iban(rng: &mut Rng) -> String {
+    let bban = rng.digits(18);
+    // Check digits: 98 - (BBAN ‖ "DE00" as digits) mod 97; D = 13, E = 14.
+    let rearranged = format!("{bban}131400");
+    let rem = rearranged.bytes().fold(0u64, |acc, b| (acc * 10 + u64::from(b - b'0')) % 97);
+    let iban = format!("DE{:02}{bban}", 98 - rem);
+    iban.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn aws_key(rng: &mut Rng) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let tail: String = (0..16).map(|_| char::from(ALPHABET[rng.below(ALPHABET.len())])).collect();
+    format!("AKIA{tail}")
+}
+
+fn github_token(rng: &mut Rng) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let tail: String = (0..36).map(|_| char::from(ALPHABET[rng.below(ALPHABET.len())])).collect();
+    format!("ghp_{tail}")
+}
+
+fn ipv6(rng: &mut Rng) -> String {
+    format!(
+        "2001:db8:{:x}:{:x}::{:x}",
+        1 + rng.below(0xfffe),
+        rng.below(0xffff),
+        1 + rng.below(0xfffe)
+    )
+}
+
 fn ipv4(rng: &mut Rng) -> String {
     format!("{}.{}.{}.{}", 10 + rng.below(200), rng.below(256), rng.below(256), 1 + rng.below(254))
 }
@@ -445,7 +480,14 @@ fn pii_sentence(rng: &mut Rng) -> (String, Vec<Planted>) {
         planted.push(Planted { entity, value: value.clone() });
         value
     };
-    let text = match rng.below(6) {
+    let text = match rng.below(9) {
+        6 => format!("Wire the refund to IBAN {} today.", plant("iban", iban(rng))),
+        7 => format!(
+            "Here is the deploy config: aws key {} and GitHub token {}.",
+            plant("aws_access_key_id", aws_key(rng)),
+            plant("github_token", github_token(rng))
+        ),
+        8 => format!("The request came from {} over IPv6.", plant("ip_address", ipv6(rng))),
         0 => format!(
             "My email is {} and you can reach me at {}.",
             plant("email", email(rng)),

@@ -39,7 +39,7 @@ static AGE: LazyLock<Regex> = LazyLock::new(|| {
 
 static TITLED_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"\b(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?|(?i:patient|name|pt)\s*:)\s+(\p{Lu}[\p{Ll}'’-]+(?:\s+\p{Lu}\.)?(?:\s+\p{Lu}[\p{Ll}'’-]+){0,2})",
+        r"\b(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Sr|Sra|Mme|Mlle)\.?|(?i:patient|name|pt)\s*:)\s+(\p{Lu}[\p{Ll}'’-]+(?:\s+\p{Lu}\.)?(?:\s+\p{Lu}[\p{Ll}'’-]+){0,2})",
     )
     .unwrap_or_else(|_| never())
 });

@@ -407,6 +407,10 @@ pub(crate) mod tests {
         assert_eq!(found("MRN: 00123456"), [(MedicalRecordNumber, "00123456")]);
         assert_eq!(found("medical record # MR4455123"), [(MedicalRecordNumber, "MR4455123")]);
         assert_eq!(found("MRN-7781234"), [(MedicalRecordNumber, "7781234")]);
+        assert_eq!(
+            found("MRN 00123456, age 93, seen 2024-03-12"),
+            [(MedicalRecordNumber, "00123456")]
+        );
         assert_eq!(found("CVV 123"), [(CardSecurityCode, "123")]);
         assert!(found("A12345678 and 00123456 and 123").is_empty());
     }

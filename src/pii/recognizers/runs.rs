@@ -320,7 +320,13 @@ fn classify(text: &str, start: usize, end: usize) -> Option<PiiMatch> {
                 offer(EntityType::UsPassport, 0.85, span);
             }
         }
-        if (5..=15).contains(&n) && (single || s.only(sep::DASH)) && ctx.get().labelled(group::MRN)
+        // A dash-separated run shaped like a date (2024-03-12, 12-03-2024) is not a record
+        // number even a few words after "MRN".
+        let date_shaped =
+            matches!(s.groups(), [4, 2, 2] | [2, 2, 4] | [2, 2, 2] | [1, 2, 4] | [2, 1, 4]);
+        if (5..=15).contains(&n)
+            && (single || (s.only(sep::DASH) && !date_shaped))
+            && ctx.get().labelled(group::MRN)
         {
             offer(EntityType::MedicalRecordNumber, 0.85, span);
         }
