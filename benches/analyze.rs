@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench analyze` runs the full measurement (100k generated events per
 //! corpus, 7 rounds, median reported). Under `cargo test` it runs a quick smoke round so the
-//! harness itself is tested.
+//! harness itself is tested. `PALISADE_BENCH_CORPUS=clean|generated|attack-dense` limits the
+//! run to one corpus, for profilers.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -56,6 +57,8 @@ fn measure(rounds: usize, mut f: impl FnMut()) -> f64 {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (events, rounds) = if full { (100_000, 7) } else { (1_000, 1) };
+    // `PALISADE_BENCH_CORPUS=generated` measures one corpus only (for profiling).
+    let only = std::env::var("PALISADE_BENCH_CORPUS").ok();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let rules = Arc::new(RuleSet::load(&root.join("rules/detection")).expect("shipped rules load"));
     let analyzer = Analyzer {
@@ -73,7 +76,10 @@ fn main() {
         corpus("clean", events, 0, 0),
         corpus("generated", events, 10, 15),
         corpus("attack-dense", events, 50, 25),
-    ] {
+    ]
+    .into_iter()
+    .filter(|c| only.as_deref().is_none_or(|o| o == c.name))
+    {
         let decoded: Vec<_> =
             c.lines.iter().map(|l| decoder.interaction(l.as_bytes()).expect("decodes")).collect();
         let report = |step: &str, secs: f64| {
