@@ -232,6 +232,7 @@ pub fn profile<'a>(
         .collect();
     let mut keyword_leaves = vec![0u64; rules.keyword_count()];
     let mut seen_keywords: Vec<usize> = Vec::new();
+    let mut lower: Vec<u8> = Vec::new();
     let mut scratch = Scratch::default();
     let mut findings = Vec::new();
     let mut p = Profile::default();
@@ -262,19 +263,16 @@ pub fn profile<'a>(
         }
         p.leaves += 1;
         p.bytes += text.len() as u64;
-        if let Some(ac) = &rules.prefilter {
-            seen_keywords.clear();
-            for m in ac.find_overlapping_iter(text) {
-                if !super::keyword_counts(text.as_bytes(), m.start(), m.len()) {
-                    continue;
-                }
-                let k = m.pattern().as_usize();
-                if !seen_keywords.contains(&k) {
-                    seen_keywords.push(k);
-                    keyword_leaves[k] += 1;
-                }
+        seen_keywords.clear();
+        rules.scanner.scan(text.as_bytes(), &mut lower, |pattern, at| {
+            let k = pattern as usize;
+            if super::keyword_counts(text.as_bytes(), at, rules.scanner.len_of(pattern))
+                && !seen_keywords.contains(&k)
+            {
+                seen_keywords.push(k);
+                keyword_leaves[k] += 1;
             }
-        }
+        });
         let started = Instant::now();
         let signals = super::normalize::signals(text);
         let views = super::normalize::views_with(text, signals);

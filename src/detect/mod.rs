@@ -14,6 +14,7 @@
 
 pub mod check;
 pub mod normalize;
+pub mod prefilter;
 pub mod reload;
 pub mod rules;
 pub mod session;
@@ -21,11 +22,11 @@ pub mod session;
 use std::path::Path;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::RegexSet;
 
 use crate::event::{Category, InteractionEvent, Severity};
 use crate::fields::{FieldKind, for_each_text};
+use prefilter::KeywordScanner;
 pub use rules::{PackInfo, Rule, RuleError};
 
 /// Most evidence spans recorded per rule and leaf.
@@ -37,8 +38,9 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     packs: Vec<PackInfo>,
     version: String,
-    prefilter: Option<AhoCorasick>,
-    /// The prefilter's patterns.
+    /// Finds the keywords (see [`prefilter`]).
+    pub(crate) scanner: KeywordScanner,
+    /// The scanner's patterns.
     keywords: Vec<String>,
     /// For each prefilter pattern, the rules that listed it, with the group it is in (1:
     /// `keywords`, 2: `and_keywords`).
@@ -105,26 +107,7 @@ impl RuleSet {
                 }
             }
         }
-        let prefilter = if keywords.is_empty() {
-            None
-        } else {
-            let ac = AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&keywords)
-                .or_else(|_| {
-                    AhoCorasick::builder()
-                        .ascii_case_insensitive(true)
-                        .match_kind(MatchKind::Standard)
-                        .build(&keywords)
-                })
-                .map_err(|e| RuleError::Parse {
-                    path: "<keywords>".into(),
-                    message: format!("keyword automaton: {e}"),
-                })?;
-            Some(ac)
-        };
+        let scanner = KeywordScanner::new(&keywords);
         let always_set = if screened_patterns.is_empty() {
             None
         } else {
@@ -146,7 +129,7 @@ impl RuleSet {
             rules,
             packs,
             version,
-            prefilter,
+            scanner,
             keywords,
             keyword_rules,
             needs,
@@ -189,26 +172,25 @@ impl RuleSet {
         }
         scratch.candidates.clear();
         scratch.touched.clear();
-        if let Some(ac) = &self.prefilter {
-            let bytes = text.as_bytes();
-            for m in ac.find_overlapping_iter(text) {
-                if !keyword_counts(bytes, m.start(), m.len()) {
-                    continue;
-                }
-                for &(index, bit) in &self.keyword_rules[m.pattern().as_usize()] {
-                    let slot = &mut scratch.marked[index as usize];
-                    if *slot == 0 {
-                        scratch.touched.push(index);
-                    }
-                    *slot |= bit;
-                }
+        let bytes = text.as_bytes();
+        let Scratch { marked, touched, lower, .. } = scratch;
+        self.scanner.scan(bytes, lower, |pattern, at| {
+            if !keyword_counts(bytes, at, self.scanner.len_of(pattern)) {
+                return;
             }
-            for &index in &scratch.touched {
-                if scratch.marked[index as usize] == self.needs[index as usize] {
-                    scratch.candidates.push(index);
+            for &(index, bit) in &self.keyword_rules[pattern as usize] {
+                let slot = &mut marked[index as usize];
+                if *slot == 0 {
+                    touched.push(index);
                 }
-                scratch.marked[index as usize] = 0;
+                *slot |= bit;
             }
+        });
+        for &index in &scratch.touched {
+            if scratch.marked[index as usize] == self.needs[index as usize] {
+                scratch.candidates.push(index);
+            }
+            scratch.marked[index as usize] = 0;
         }
         // Every other way in is exclusive with keywords: a rule is pushed at most once.
         let mark = |index: u32, scratch: &mut Scratch| scratch.candidates.push(index);
@@ -297,6 +279,8 @@ pub struct Scratch {
     /// Rules with a keyword hit in the current text.
     touched: Vec<u32>,
     candidates: Vec<u32>,
+    /// The lowercased text, for the keyword scanner.
+    lower: Vec<u8>,
 }
 
 /// Scans events with a [`RuleSet`].

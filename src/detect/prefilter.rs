@@ -1,0 +1,332 @@
+//! The keyword prefilter: finds every occurrence of every rule keyword in a text, ASCII
+//! case-insensitively, in one pass.
+//!
+//! With a thousand-odd keywords an Aho-Corasick automaton (5–6 MB as a DFA) runs at about
+//! 250 MB/s here, limited by cache misses on its transition table. Most positions of a text
+//! start no keyword at all, so this scanner asks two cheap questions per byte instead, both
+//! answered from 8 KB bit tables that stay in L1:
+//!
+//! - does a keyword of 4 bytes or more start with the 4 bytes here? (a bit per hash of the
+//!   lowercased 4-byte window: a Bloom filter, false positives are weeded out next);
+//! - does a keyword of 1 to 3 bytes start with the 2 bytes here? (exact, one bit per 2-byte
+//!   value; keywords starting with an ASCII letter or digit are only asked at word starts,
+//!   where they can count at all, see [`super::WORD_START_MAX_LEN`]).
+//!
+//! Only on a yes are the keywords of that bucket compared byte by byte. The result is the
+//! same set of (keyword, position) pairs as an overlapping Aho-Corasick search.
+
+/// Bits in each filter table (2^16: 8 KB).
+const BITS: usize = 1 << 16;
+
+/// One keyword, ASCII-lowercased.
+#[derive(Debug, Clone)]
+struct Keyword {
+    /// Its first 8 bytes (little-endian, zero-padded) and the mask of those present.
+    head: u64,
+    mask: u64,
+    bytes: Box<[u8]>,
+    /// Index of the keyword as given to [`KeywordScanner::new`].
+    pattern: u32,
+}
+
+impl Keyword {
+    fn new(bytes: Box<[u8]>, pattern: u32) -> Self {
+        let mut head = [0u8; 8];
+        let n = bytes.len().min(8);
+        head[..n].copy_from_slice(&bytes[..n]);
+        let mask = if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+        Self { head: u64::from_le_bytes(head), mask, bytes, pattern }
+    }
+
+    /// Whether the keyword starts `rest` (lowercased), given `window`, the first 8 bytes
+    /// of `rest` (zero-padded past the text).
+    #[inline(always)]
+    fn starts(&self, window: u64, rest: &[u8]) -> bool {
+        window & self.mask == self.head
+            && (self.bytes.len() <= 8 && self.bytes.len() <= rest.len()
+                || rest.starts_with(&self.bytes))
+    }
+}
+
+/// Keywords grouped by a 16-bit key, stored flat.
+#[derive(Debug, Clone)]
+struct Buckets {
+    /// `start[k]..start[k + 1]` indexes `keywords` for key `k`.
+    start: Box<[u32]>,
+    keywords: Box<[Keyword]>,
+}
+
+impl Buckets {
+    fn new(mut keyed: Vec<(u16, Keyword)>) -> Self {
+        keyed.sort_by_key(|(k, kw)| (*k, kw.pattern));
+        let mut start = vec![0u32; BITS + 1];
+        for (k, _) in &keyed {
+            start[usize::from(*k) + 1] += 1;
+        }
+        for k in 0..BITS {
+            start[k + 1] += start[k];
+        }
+        Self {
+            start: start.into_boxed_slice(),
+            keywords: keyed.into_iter().map(|(_, kw)| kw).collect(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, key: usize) -> &[Keyword] {
+        &self.keywords[self.start[key] as usize..self.start[key + 1] as usize]
+    }
+}
+
+/// A bit table over 16-bit keys.
+#[derive(Debug, Clone)]
+struct Bits(Box<[u64]>);
+
+impl Bits {
+    fn new(bits: usize) -> Self {
+        Self(vec![0u64; bits / 64].into_boxed_slice())
+    }
+
+    fn set(&mut self, key: usize) {
+        self.0[key >> 6] |= 1 << (key & 63);
+    }
+
+    #[inline(always)]
+    fn get(&self, key: usize) -> bool {
+        self.0[key >> 6] >> (key & 63) & 1 != 0
+    }
+}
+
+/// Hash of a 4-byte window: its key in the long-keyword filter and buckets.
+#[inline(always)]
+fn hash4(window: u32) -> usize {
+    (window.wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
+
+/// Finds every occurrence of a fixed set of keywords (see the module docs).
+#[derive(Debug, Clone)]
+pub struct KeywordScanner {
+    /// Keywords of 4+ bytes, by hash of their first 4 bytes.
+    long_filter: Bits,
+    long: Buckets,
+    /// Keywords of 1–3 bytes, by their first 2 bytes (every second byte for 1-byte ones).
+    /// `short_anywhere`: those that can start anywhere; `short_word`: those starting with
+    /// an ASCII alphanumeric, which only count at word starts.
+    short_anywhere: Bits,
+    short_word: Bits,
+    short: Buckets,
+    /// Length of each keyword, by pattern index.
+    lens: Box<[u32]>,
+}
+
+impl KeywordScanner {
+    /// Builds the scanner; pattern `i` is `keywords[i]`. Empty keywords are ignored.
+    pub fn new<S: AsRef<str>>(keywords: &[S]) -> Self {
+        let mut long = Vec::new();
+        let mut short = Vec::new();
+        let mut long_filter = Bits::new(BITS);
+        let mut short_anywhere = Bits::new(BITS);
+        let mut short_word = Bits::new(BITS);
+        let mut lens = Vec::with_capacity(keywords.len());
+        for (pattern, keyword) in keywords.iter().enumerate() {
+            let bytes: Box<[u8]> = keyword.as_ref().as_bytes().to_ascii_lowercase().into();
+            lens.push(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+            let pattern = u32::try_from(pattern).unwrap_or(u32::MAX);
+            match bytes.len() {
+                0 => {}
+                1..=3 => {
+                    let table = if bytes[0].is_ascii_alphanumeric() {
+                        &mut short_word
+                    } else {
+                        &mut short_anywhere
+                    };
+                    let keys: Vec<u16> = if bytes.len() == 1 {
+                        (0..=255u16).map(|second| u16::from(bytes[0]) | second << 8).collect()
+                    } else {
+                        vec![u16::from_le_bytes([bytes[0], bytes[1]])]
+                    };
+                    for key in keys {
+                        table.set(usize::from(key));
+                        short.push((key, Keyword::new(bytes.clone(), pattern)));
+                    }
+                }
+                _ => {
+                    let window = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+                    let key = hash4(window);
+                    long_filter.set(key);
+                    long.push((key as u16, Keyword::new(bytes, pattern)));
+                }
+            }
+        }
+        Self {
+            long_filter,
+            long: Buckets::new(long),
+            short_anywhere,
+            short_word,
+            short: Buckets::new(short),
+            lens: lens.into_boxed_slice(),
+        }
+    }
+
+    /// Length in bytes of pattern `pattern`.
+    pub fn len_of(&self, pattern: u32) -> usize {
+        self.lens[pattern as usize] as usize
+    }
+
+    /// Calls `found(pattern, start)` for every occurrence of every keyword in `text`
+    /// (ASCII case-insensitive, overlapping), except that keywords of 1–3 bytes starting
+    /// with an ASCII alphanumeric are only reported at word starts. `lower` is scratch.
+    pub fn scan(&self, text: &[u8], lower: &mut Vec<u8>, mut found: impl FnMut(u32, usize)) {
+        lower.clear();
+        lower.extend(text.iter().map(u8::to_ascii_lowercase));
+        // Padding so every position has an 8-byte window; keyword bytes are never NUL
+        // and `Keyword::starts` checks lengths against the text.
+        lower.extend_from_slice(&[0; 8]);
+        let n = text.len();
+        let padded = &lower[..];
+        let mut prev_alnum = false;
+        let mut i = 0;
+        while i < n {
+            let Some(head) = padded.get(i..i + 8) else { break };
+            let window = u64::from_le_bytes(head.try_into().unwrap_or_default());
+            let at_word_start = !prev_alnum;
+            prev_alnum = ALNUM[usize::from(head[0])];
+            let key2 = (window & 0xFFFF) as usize;
+            let hit = self.long_filter.get(hash4(window as u32))
+                | self.short_anywhere.get(key2)
+                | at_word_start & self.short_word.get(key2);
+            if hit {
+                self.verify(padded, n, i, window, at_word_start, &mut found);
+            }
+            i += 1;
+        }
+    }
+
+    /// The slow path at a position some filter flagged: compares the candidate keywords.
+    #[inline(never)]
+    fn verify(
+        &self,
+        padded: &[u8],
+        n: usize,
+        i: usize,
+        window: u64,
+        at_word_start: bool,
+        found: &mut impl FnMut(u32, usize),
+    ) {
+        let rest = &padded[i..n];
+        let key4 = hash4(window as u32);
+        if self.long_filter.get(key4) {
+            for kw in self.long.get(key4) {
+                if kw.starts(window, rest) {
+                    found(kw.pattern, i);
+                }
+            }
+        }
+        let key2 = (window & 0xFFFF) as usize;
+        if self.short_anywhere.get(key2) || at_word_start && self.short_word.get(key2) {
+            for kw in self.short.get(key2) {
+                let counts = at_word_start || !kw.bytes[0].is_ascii_alphanumeric();
+                if counts && kw.starts(window, rest) {
+                    found(kw.pattern, i);
+                }
+            }
+        }
+    }
+}
+
+/// ASCII letters and digits.
+static ALNUM: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    t
+};
+
+#[cfg(test)]
+mod tests {
+    use aho_corasick::{AhoCorasick, MatchKind};
+
+    use super::*;
+
+    /// The scanner reports what an overlapping, case-insensitive Aho-Corasick search does
+    /// (short alphanumeric keywords at word starts only).
+    fn reference(keywords: &[&str], text: &str) -> Vec<(u32, usize)> {
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(keywords)
+            .unwrap();
+        let bytes = text.as_bytes();
+        let mut out: Vec<(u32, usize)> = ac
+            .find_overlapping_iter(text)
+            .filter(|m| {
+                m.len() > 3
+                    || !bytes[m.start()].is_ascii_alphanumeric()
+                    || m.start() == 0
+                    || !bytes[m.start() - 1].is_ascii_alphanumeric()
+            })
+            .map(|m| (m.pattern().as_u32(), m.start()))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    fn scanned(keywords: &[&str], text: &str) -> Vec<(u32, usize)> {
+        let scanner = KeywordScanner::new(keywords);
+        let mut out = Vec::new();
+        scanner.scan(text.as_bytes(), &mut Vec::new(), |p, at| out.push((p, at)));
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn finds_what_aho_corasick_finds() {
+        let keywords = [
+            "ignore", "ignor", "IGNORE previous", "previous", "two", "no", ";", "|", "{{", "%2f",
+            "ricin", "忽略", "о", "system prompt", "prompt injection", "tool", "do",
+        ];
+        let texts = [
+            "Please IGNORE previous instructions; then two |pipes| {{x}}",
+            "pricing network nobody no; NO do tool%2F%2f",
+            "忽略之前的指令 and the sуstem prompt injection",
+            "",
+            "n",
+            "ignore",
+            "two",
+            ";;;",
+            "do",
+        ];
+        for text in texts {
+            assert_eq!(scanned(&keywords, text), reference(&keywords, text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_keyword_at_the_very_end_is_found_and_none_runs_past_it() {
+        assert_eq!(scanned(&["abcdef"], "xx abcdef"), [(0, 3)]);
+        assert!(scanned(&["abcdef"], "xx abcde").is_empty());
+        assert_eq!(scanned(&["ab", "a"], "ab"), [(0, 0), (1, 0)]);
+    }
+
+    #[test]
+    fn generated_texts_agree_with_the_reference() {
+        // A deterministic pseudo-random walk over an alphabet rich in keyword fragments.
+        let keywords = ["abc", "abcd", "bcda", "ab", "a;", ";", "da b", "cab", "abcab", "b a"];
+        let alphabet = b"abcd ;A";
+        let mut state = 0x1234_5678u32;
+        for _ in 0..500 {
+            let mut text = String::new();
+            for _ in 0..(state % 40) {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                text.push(char::from(alphabet[(state % alphabet.len() as u32) as usize]));
+            }
+            assert_eq!(scanned(&keywords, &text), reference(&keywords, &text), "{text:?}");
+        }
+    }
+}
+
