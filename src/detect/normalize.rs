@@ -158,6 +158,8 @@ const F_LEET: u8 = 4; // 0 1 3 4 5 7 @ $ !
 const F_RUN: u8 = 8; // base64/hex alphabet: letters, digits, + / = - _
 const F_PERCENT: u8 = 16;
 const F_BANG: u8 = 32; // `!`: a leet `i` only before a letter or digit
+const F_HEX: u8 = 64; // 0-9 a-f A-F
+const F_OTHER_DIGIT: u8 = 128; // 2 6 8 9: digits that stand for no letter
 
 static FLAGS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -183,6 +185,12 @@ static FLAGS: [u8; 256] = {
         if c == b'!' {
             f |= F_BANG;
         }
+        if c.is_ascii_hexdigit() {
+            f |= F_HEX;
+        }
+        if matches!(c, b'2' | b'6' | b'8' | b'9') {
+            f |= F_OTHER_DIGIT;
+        }
         t[b] = f;
         b += 1;
     }
@@ -196,15 +204,16 @@ fn scan_signals(text: &str) -> Signals {
     // Per word (letters, digits, leet symbols): its letters, leet characters, length.
     let (mut letters, mut leets, mut len) = (0u32, 0u32, 0u32);
     let mut singles = 0u32; // consecutive one-letter words
-    let mut run = 0u32; // base64/hex alphabet run
-    let mut longest_run = 0u32;
+    // Where the current base64/hex alphabet run started (no counter carried per byte: the
+    // loop's dependency chains stay one instruction long).
+    let mut run_start = 0usize;
     let mut percent = 0u32;
     // Leet digits in the word's trailing run of digits (`ipv4`, `mp3`): names, not
     // leetspeak, so the word folds only with a leet character before that run.
     let mut trailing = 0u32;
-    // Whether the word has a digit standing for no letter, and whether it is all hex
-    // (see `not_leetspeak`, which the view applies word by word).
-    let (mut other_digit, mut all_hex) = (false, true);
+    // Flags of all the word's bytes, OR-ed and AND-ed: a digit standing for no letter,
+    // all hex (see `not_leetspeak`, which the view applies word by word).
+    let (mut any, mut all) = (0u8, 0xFFu8);
     for (i, &b) in bytes.iter().enumerate() {
         let mut f = FLAGS[usize::from(b)];
         if f & F_BANG != 0 && !bytes.get(i + 1).is_some_and(|&n| FLAGS[usize::from(n)] & F_TOKEN != 0)
@@ -212,16 +221,22 @@ fn scan_signals(text: &str) -> Signals {
             // A `!` that ends a word is punctuation, not a stand-in for `i`.
             f = 0;
         }
-        run = (run + 1) * u32::from(f & F_RUN != 0);
-        longest_run = longest_run.max(run);
         if f & F_TOKEN != 0 {
             letters += u32::from(f & F_ALPHA != 0);
             leets += u32::from(f & F_LEET != 0);
             trailing = if b.is_ascii_digit() { trailing + u32::from(f & F_LEET != 0) } else { 0 };
-            other_digit |= matches!(b, b'2' | b'6' | b'8' | b'9');
-            all_hex &= b.is_ascii_hexdigit();
+            any |= f;
+            all &= f;
             len += 1;
+            if f & F_RUN == 0 {
+                s.long_run |= i - run_start >= 24;
+                run_start = i + 1;
+            }
             continue;
+        }
+        if f & F_RUN == 0 {
+            s.long_run |= i - run_start >= 24;
+            run_start = i + 1;
         }
         if len > 0 {
             let host = b == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
@@ -229,8 +244,8 @@ fn scan_signals(text: &str) -> Signals {
                 && leets > trailing
                 && len >= 3
                 && len as usize <= LEET_MAX_LEN
-                && !other_digit
-                && !all_hex
+                && any & F_OTHER_DIGIT == 0
+                && all & F_HEX == 0
                 && !host
             {
                 s.leet = true;
@@ -242,7 +257,7 @@ fn scan_signals(text: &str) -> Signals {
                 singles = 0;
             }
             (letters, leets, len, trailing) = (0, 0, 0, 0);
-            (other_digit, all_hex) = (false, true);
+            (any, all) = (0, 0xFF);
         }
         if f & F_PERCENT != 0
             && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
@@ -252,18 +267,18 @@ fn scan_signals(text: &str) -> Signals {
             s.percent |= percent >= 3;
         }
     }
+    s.long_run |= bytes.len() - run_start >= 24;
     if len > 0 {
         s.leet |= letters >= 2
             && leets > trailing
             && len >= 3
             && len as usize <= LEET_MAX_LEN
-            && !other_digit
-            && !all_hex;
+            && any & F_OTHER_DIGIT == 0
+            && all & F_HEX == 0;
         if len == 1 && letters == 1 {
             s.spaced |= singles + 1 >= 4;
         }
     }
-    s.long_run = longest_run >= 24;
     s
 }
 
