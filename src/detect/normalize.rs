@@ -349,7 +349,7 @@ fn leet_letter(c: char) -> Option<char> {
 
 /// Computes the views of `text` that differ from it (none for plain prose).
 pub fn views(text: &str) -> Vec<View> {
-    views_with(text, scan_signals(text))
+    views_with(text, signals(text))
 }
 
 /// [`views`] when the signals of `text` are already known.
@@ -812,7 +812,7 @@ fn scan_signals_reference(text: &str) -> Signals {
         // Leet and spaced letters differ from the reference's (trailing digits are names,
         // as the fold has them), but never miss a word the fold changes.
         let check = |text: &str| {
-            let (fast, reference) = (scan_signals(text).bits(), scan_signals_reference(text).bits());
+            let (fast, reference) = (signals(text).bits(), scan_signals_reference(text).bits());
             assert_eq!(fast & !6, reference & !6, "{text:?}");
             let mut evasions = Vec::new();
             let identity: Vec<u32> = (0..=text.len() as u32).collect();
