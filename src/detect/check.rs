@@ -264,11 +264,9 @@ pub fn profile<'a>(
         p.leaves += 1;
         p.bytes += text.len() as u64;
         seen_keywords.clear();
-        rules.scanner.scan(text.as_bytes(), &mut lower, |pattern, at| {
+        rules.scanner.scan(text.as_bytes(), &mut lower, |pattern, _| {
             let k = pattern as usize;
-            if super::keyword_counts(text.as_bytes(), at, rules.scanner.len_of(pattern))
-                && !seen_keywords.contains(&k)
-            {
+            if !seen_keywords.contains(&k) {
                 seen_keywords.push(k);
                 keyword_leaves[k] += 1;
             }

@@ -13,7 +13,13 @@
 //!   where they can count at all, see [`super::WORD_START_MAX_LEN`]).
 //!
 //! Only on a yes are the keywords of that bucket compared byte by byte. The result is the
-//! same set of (keyword, position) pairs as an overlapping Aho-Corasick search.
+//! same set of (keyword, position) pairs as an overlapping Aho-Corasick search would give
+//! on the text lowercased and with every run of ASCII whitespace squeezed to one space (so
+//! the keyword `safety team` is found in `safety\n  team`, as a rule's `\s+` would be),
+//! keeping only the occurrences that count: keywords of at most
+//! [`WORD_START_MAX_LEN`] bytes that start with a letter or digit count at word starts only.
+
+use super::WORD_START_MAX_LEN;
 
 /// Bits in each filter table (2^16: 8 KB).
 const BITS: usize = 1 << 16;
@@ -24,6 +30,8 @@ struct Keyword {
     /// Its first 8 bytes (little-endian, zero-padded) and the mask of those present.
     head: u64,
     mask: u64,
+    /// Counts only at a word start (see [`WORD_START_MAX_LEN`]).
+    word_start: bool,
     bytes: Box<[u8]>,
     /// Index of the keyword as given to [`KeywordScanner::new`].
     pattern: u32,
@@ -35,7 +43,8 @@ impl Keyword {
         let n = bytes.len().min(8);
         head[..n].copy_from_slice(&bytes[..n]);
         let mask = if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
-        Self { head: u64::from_le_bytes(head), mask, bytes, pattern }
+        let word_start = bytes.len() <= WORD_START_MAX_LEN && bytes[0].is_ascii_alphanumeric();
+        Self { head: u64::from_le_bytes(head), mask, word_start, bytes, pattern }
     }
 
     /// Whether the keyword starts `rest` (lowercased), given `window`, the first 8 bytes
@@ -115,8 +124,6 @@ pub struct KeywordScanner {
     short_anywhere: Bits,
     short_word: Bits,
     short: Buckets,
-    /// Length of each keyword, by pattern index.
-    lens: Box<[u32]>,
 }
 
 impl KeywordScanner {
@@ -127,10 +134,10 @@ impl KeywordScanner {
         let mut long_filter = Bits::new(BITS);
         let mut short_anywhere = Bits::new(BITS);
         let mut short_word = Bits::new(BITS);
-        let mut lens = Vec::with_capacity(keywords.len());
         for (pattern, keyword) in keywords.iter().enumerate() {
-            let bytes: Box<[u8]> = keyword.as_ref().as_bytes().to_ascii_lowercase().into();
-            lens.push(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+            let mut bytes = keyword.as_ref().as_bytes().to_ascii_lowercase();
+            squeeze_whitespace(&mut bytes);
+            let bytes: Box<[u8]> = bytes.into();
             let pattern = u32::try_from(pattern).unwrap_or(u32::MAX);
             match bytes.len() {
                 0 => {}
@@ -164,25 +171,20 @@ impl KeywordScanner {
             short_anywhere,
             short_word,
             short: Buckets::new(short),
-            lens: lens.into_boxed_slice(),
         }
     }
 
-    /// Length in bytes of pattern `pattern`.
-    pub fn len_of(&self, pattern: u32) -> usize {
-        self.lens[pattern as usize] as usize
-    }
-
-    /// Calls `found(pattern, start)` for every occurrence of every keyword in `text`
-    /// (ASCII case-insensitive, overlapping), except that keywords of 1–3 bytes starting
-    /// with an ASCII alphanumeric are only reported at word starts. `lower` is scratch.
+    /// Calls `found(pattern, start)` for every occurrence of every keyword in `text` that
+    /// counts (see the module docs); `start` is an offset into `lower`, which receives the
+    /// lowercased, whitespace-squeezed text.
     pub fn scan(&self, text: &[u8], lower: &mut Vec<u8>, mut found: impl FnMut(u32, usize)) {
         lower.clear();
         lower.extend(text.iter().map(u8::to_ascii_lowercase));
+        squeeze_whitespace(lower);
         // Padding so every position has an 8-byte window; keyword bytes are never NUL
         // and `Keyword::starts` checks lengths against the text.
+        let n = lower.len();
         lower.extend_from_slice(&[0; 8]);
-        let n = text.len();
         let padded = &lower[..];
         let mut prev_alnum = false;
         let mut i = 0;
@@ -217,7 +219,7 @@ impl KeywordScanner {
         let key4 = hash4(window as u32);
         if self.long_filter.get(key4) {
             for kw in self.long.get(key4) {
-                if kw.starts(window, rest) {
+                if (at_word_start || !kw.word_start) && kw.starts(window, rest) {
                     found(kw.pattern, i);
                 }
             }
@@ -225,13 +227,36 @@ impl KeywordScanner {
         let key2 = (window & 0xFFFF) as usize;
         if self.short_anywhere.get(key2) || at_word_start && self.short_word.get(key2) {
             for kw in self.short.get(key2) {
-                let counts = at_word_start || !kw.bytes[0].is_ascii_alphanumeric();
-                if counts && kw.starts(window, rest) {
+                if (at_word_start || !kw.word_start) && kw.starts(window, rest) {
                     found(kw.pattern, i);
                 }
             }
         }
     }
+}
+
+/// Replaces every run of ASCII whitespace in `bytes` by one space, in place. Texts with
+/// single spaces only (most) are left alone after two quick searches.
+pub fn squeeze_whitespace(bytes: &mut Vec<u8>) {
+    let other = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    if memchr::memmem::find(bytes, b"  ").is_none()
+        && memchr::memchr3(b'\n', b'\t', b'\r', bytes).is_none()
+        && !bytes.iter().any(|b| matches!(b, 0x0b | 0x0c))
+    {
+        return;
+    }
+    let mut out = 0;
+    let mut in_space = false;
+    for read in 0..bytes.len() {
+        let b = bytes[read];
+        let space = b == b' ' || other(&b);
+        if !(space && in_space) {
+            bytes[out] = if space { b' ' } else { b };
+            out += 1;
+        }
+        in_space = space;
+    }
+    bytes.truncate(out);
 }
 
 /// ASCII letters and digits.
@@ -254,6 +279,10 @@ mod tests {
     /// The scanner reports what an overlapping, case-insensitive Aho-Corasick search does
     /// (short alphanumeric keywords at word starts only).
     fn reference(keywords: &[&str], text: &str) -> Vec<(u32, usize)> {
+        let mut squeezed = text.as_bytes().to_vec();
+        squeeze_whitespace(&mut squeezed);
+        let text = String::from_utf8(squeezed).unwrap();
+        let text = text.as_str();
         let ac = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
@@ -263,7 +292,7 @@ mod tests {
         let mut out: Vec<(u32, usize)> = ac
             .find_overlapping_iter(text)
             .filter(|m| {
-                m.len() > 3
+                m.len() > WORD_START_MAX_LEN
                     || !bytes[m.start()].is_ascii_alphanumeric()
                     || m.start() == 0
                     || !bytes[m.start() - 1].is_ascii_alphanumeric()
@@ -285,12 +314,13 @@ mod tests {
     #[test]
     fn finds_what_aho_corasick_finds() {
         let keywords = [
-            "ignore", "ignor", "IGNORE previous", "previous", "two", "no", ";", "|", "{{", "%2f",
+            "ignore", "ignor", "IGNORE previous", "previous", "two", "no", ";", "|", "{{", "%2f", "meth",
             "ricin", "忽略", "о", "system prompt", "prompt injection", "tool", "do",
         ];
         let texts = [
             "Please IGNORE previous instructions; then two |pipes| {{x}}",
-            "pricing network nobody no; NO do tool%2F%2f",
+            "pricing network nobody no; NO do tool%2F%2f something meth",
+            "ignore\n\t  previous  instructions\r\n",
             "忽略之前的指令 and the sуstem prompt injection",
             "",
             "n",
@@ -309,13 +339,16 @@ mod tests {
         assert_eq!(scanned(&["abcdef"], "xx abcdef"), [(0, 3)]);
         assert!(scanned(&["abcdef"], "xx abcde").is_empty());
         assert_eq!(scanned(&["ab", "a"], "ab"), [(0, 0), (1, 0)]);
+        // Whitespace runs match one space, in texts and keywords alike.
+        assert_eq!(scanned(&["safety team"], "the safety \n\t team"), [(0, 4)]);
+        assert_eq!(scanned(&["safety  team"], "a safety team"), [(0, 2)]);
     }
 
     #[test]
     fn generated_texts_agree_with_the_reference() {
         // A deterministic pseudo-random walk over an alphabet rich in keyword fragments.
-        let keywords = ["abc", "abcd", "bcda", "ab", "a;", ";", "da b", "cab", "abcab", "b a"];
-        let alphabet = b"abcd ;A";
+        let keywords = ["abc", "abcd", "bcda", "ab", "a;", ";", "da b", "cab", "abcab", "b a", "abcda"];
+        let alphabet = b"abcd ;A\n";
         let mut state = 0x1234_5678u32;
         for _ in 0..500 {
             let mut text = String::new();
