@@ -198,22 +198,35 @@ static FLAGS: [u8; 256] = {
 };
 
 /// The signal scan: one flag lookup per byte, branches only at word ends and on rare bytes.
+/// Per-byte counters of a word, packed in 16-bit lanes so one addition per byte keeps
+/// them all: letters, leet characters, length, digits that stand for no letter.
+static SPREAD: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let f = FLAGS[b];
+        if f & F_TOKEN != 0 {
+            t[b] = (f & F_ALPHA != 0) as u64
+                | ((f & F_LEET != 0) as u64) << 16
+                | 1 << 32
+                | ((f & F_OTHER_DIGIT != 0) as u64) << 48;
+        }
+        b += 1;
+    }
+    t
+};
+
 fn scan_signals(text: &str) -> Signals {
     let bytes = text.as_bytes();
     let mut s = Signals { non_ascii: !text.is_ascii(), ..Signals::default() };
-    // Per word (letters, digits, leet symbols): its letters, leet characters, length.
-    let (mut letters, mut leets, mut len) = (0u32, 0u32, 0u32);
+    // The current word (letters, digits, leet symbols): its packed counters (`SPREAD`),
+    // and its flags AND-ed (all hex?).
+    let mut counts = 0u64;
+    let mut all = 0xFFu8;
     let mut singles = 0u32; // consecutive one-letter words
-    // Where the current base64/hex alphabet run started (no counter carried per byte: the
-    // loop's dependency chains stay one instruction long).
+    // Where the current base64/hex alphabet run started.
     let mut run_start = 0usize;
     let mut percent = 0u32;
-    // Leet digits in the word's trailing run of digits (`ipv4`, `mp3`): names, not
-    // leetspeak, so the word folds only with a leet character before that run.
-    let mut trailing = 0u32;
-    // Flags of all the word's bytes, OR-ed and AND-ed: a digit standing for no letter,
-    // all hex (see `not_leetspeak`, which the view applies word by word).
-    let (mut any, mut all) = (0u8, 0xFFu8);
     for (i, &b) in bytes.iter().enumerate() {
         let mut f = FLAGS[usize::from(b)];
         if f & F_BANG != 0 && !bytes.get(i + 1).is_some_and(|&n| FLAGS[usize::from(n)] & F_TOKEN != 0)
@@ -222,12 +235,8 @@ fn scan_signals(text: &str) -> Signals {
             f = 0;
         }
         if f & F_TOKEN != 0 {
-            letters += u32::from(f & F_ALPHA != 0);
-            leets += u32::from(f & F_LEET != 0);
-            trailing = if b.is_ascii_digit() { trailing + u32::from(f & F_LEET != 0) } else { 0 };
-            any |= f;
+            counts += SPREAD[usize::from(b)];
             all &= f;
-            len += 1;
             if f & F_RUN == 0 {
                 s.long_run |= i - run_start >= 24;
                 run_start = i + 1;
@@ -238,26 +247,10 @@ fn scan_signals(text: &str) -> Signals {
             s.long_run |= i - run_start >= 24;
             run_start = i + 1;
         }
-        if len > 0 {
+        if counts != 0 {
             let host = b == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
-            if letters >= 2
-                && leets > trailing
-                && len >= 3
-                && len as usize <= LEET_MAX_LEN
-                && any & F_OTHER_DIGIT == 0
-                && all & F_HEX == 0
-                && !host
-            {
-                s.leet = true;
-            }
-            if len == 1 && letters == 1 {
-                singles += 1;
-                s.spaced |= singles >= 4;
-            } else if len > 1 {
-                singles = 0;
-            }
-            (letters, leets, len, trailing) = (0, 0, 0, 0);
-            (any, all) = (0, 0xFF);
+            end_word(&mut s, &mut singles, bytes, i, counts, all, host);
+            (counts, all) = (0, 0xFF);
         }
         if f & F_PERCENT != 0
             && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
@@ -268,18 +261,51 @@ fn scan_signals(text: &str) -> Signals {
         }
     }
     s.long_run |= bytes.len() - run_start >= 24;
-    if len > 0 {
-        s.leet |= letters >= 2
-            && leets > trailing
-            && len >= 3
-            && len as usize <= LEET_MAX_LEN
-            && any & F_OTHER_DIGIT == 0
-            && all & F_HEX == 0;
-        if len == 1 && letters == 1 {
-            s.spaced |= singles + 1 >= 4;
-        }
+    if counts != 0 {
+        end_word(&mut s, &mut singles, bytes, bytes.len(), counts, all, false);
     }
     s
+}
+
+/// The signals a word ending at `end` gives (see [`scan_signals`]).
+#[inline]
+fn end_word(
+    s: &mut Signals,
+    singles: &mut u32,
+    bytes: &[u8],
+    end: usize,
+    counts: u64,
+    all: u8,
+    host: bool,
+) {
+    let letters = counts & 0xFFFF;
+    let leets = counts >> 16 & 0xFFFF;
+    let len = counts >> 32 & 0xFFFF;
+    let other_digits = counts >> 48;
+    if letters >= 2
+        && leets >= 1
+        && (3..=LEET_MAX_LEN as u64).contains(&len)
+        && other_digits == 0
+        && all & F_HEX == 0
+        && !host
+    {
+        // Leet digits in the word's trailing run of digits (`ipv4`, `mp3`) are names,
+        // not leetspeak: the word folds only with a leet character before that run.
+        let start = end - len as usize;
+        let trailing = bytes[start..end]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_digit())
+            .filter(|b| FLAGS[usize::from(**b)] & F_LEET != 0)
+            .count() as u64;
+        s.leet |= leets > trailing;
+    }
+    if len == 1 && letters == 1 {
+        *singles += 1;
+        s.spaced |= *singles >= 4;
+    } else if len > 1 {
+        *singles = 0;
+    }
 }
 
 /// Latin look-alikes from Cyrillic and Greek (lower and upper case).
