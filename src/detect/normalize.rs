@@ -229,7 +229,8 @@ fn scan_signals(text: &str) -> Signals {
     let mut percent = 0u32;
     for (i, &b) in bytes.iter().enumerate() {
         let mut f = FLAGS[usize::from(b)];
-        if f & F_BANG != 0 && !bytes.get(i + 1).is_some_and(|&n| FLAGS[usize::from(n)] & F_TOKEN != 0)
+        if f & F_BANG != 0
+            && bytes.get(i + 1).is_none_or(|&n| FLAGS[usize::from(n)] & F_TOKEN == 0)
         {
             // A `!` that ends a word is punctuation, not a stand-in for `i`.
             f = 0;
@@ -717,123 +718,139 @@ fn url_decoded(text: &str) -> Option<View> {
 mod tests {
     use super::*;
 
-const OTHER: u8 = 0;
-const ALPHA: u8 = 1;
-const DIGIT_LEET: u8 = 2; // 0 1 3 4 5 7
-const DIGIT: u8 = 3; // 2 6 8 9
-const SYMBOL_LEET: u8 = 4; // @ $ !
-const B64: u8 = 5; // + / = - _
-const SPACE: u8 = 6;
-const PERCENT: u8 = 7;
-const HIGH: u8 = 8;
+    const OTHER: u8 = 0;
+    const ALPHA: u8 = 1;
+    const DIGIT_LEET: u8 = 2; // 0 1 3 4 5 7
+    const DIGIT: u8 = 3; // 2 6 8 9
+    const SYMBOL_LEET: u8 = 4; // @ $ !
+    const B64: u8 = 5; // + / = - _
+    const SPACE: u8 = 6;
+    const PERCENT: u8 = 7;
+    const HIGH: u8 = 8;
 
-/// Byte classes for the signal scan (one table lookup per byte).
-#[allow(clippy::items_after_statements)]
-static CLASS: [u8; 256] = {
-    let mut t = [OTHER; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = if c >= 0x80 {
-            HIGH
-        } else if c.is_ascii_alphabetic() {
-            ALPHA
-        } else if matches!(c, b'0' | b'1' | b'3' | b'4' | b'5' | b'7') {
-            DIGIT_LEET
-        } else if c.is_ascii_digit() {
-            DIGIT
-        } else if matches!(c, b'@' | b'$' | b'!') {
-            SYMBOL_LEET
-        } else if matches!(c, b'+' | b'/' | b'=' | b'-' | b'_') {
-            B64
-        } else if c.is_ascii_whitespace() {
-            SPACE
-        } else if c == b'%' {
-            PERCENT
-        } else {
-            OTHER
-        };
-        b += 1;
-    }
-    t
-};
-
-fn scan_signals_reference(text: &str) -> Signals {
-    let bytes = text.as_bytes();
-    let mut s = Signals { non_ascii: !text.is_ascii(), ..Signals::default() };
-    // Per token (letters, digits, leet symbols): its letters, leet characters, length.
-    let (mut letters, mut leets, mut len) = (0u32, 0u32, 0u32);
-    let mut singles = 0u32; // consecutive one-letter tokens
-    let mut run = 0u32; // base64/hex alphabet run
-    let mut percent = 0u32;
-    let mut end_token = |letters: u32, leets: u32, len: u32, s: &mut Signals| {
-        if letters >= 2 && leets >= 1 && len >= 3 {
-            s.leet = true;
+    /// Byte classes for the signal scan (one table lookup per byte).
+    #[allow(clippy::items_after_statements)]
+    static CLASS: [u8; 256] = {
+        let mut t = [OTHER; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = if c >= 0x80 {
+                HIGH
+            } else if c.is_ascii_alphabetic() {
+                ALPHA
+            } else if matches!(c, b'0' | b'1' | b'3' | b'4' | b'5' | b'7') {
+                DIGIT_LEET
+            } else if c.is_ascii_digit() {
+                DIGIT
+            } else if matches!(c, b'@' | b'$' | b'!') {
+                SYMBOL_LEET
+            } else if matches!(c, b'+' | b'/' | b'=' | b'-' | b'_') {
+                B64
+            } else if c.is_ascii_whitespace() {
+                SPACE
+            } else if c == b'%' {
+                PERCENT
+            } else {
+                OTHER
+            };
+            b += 1;
         }
-        if len == 1 && letters == 1 {
-            singles += 1;
-            if singles >= 4 {
-                s.spaced = true;
-            }
-        } else if len > 1 {
-            singles = 0;
-        }
+        t
     };
-    for (i, &b) in bytes.iter().enumerate() {
-        let class = CLASS[b as usize];
-        match class {
-            ALPHA => {
-                letters += 1;
-                len += 1;
-            }
-            // A `!` that ends a word is punctuation, not a stand-in for `i`.
-            SYMBOL_LEET
-                if b == b'!' && !bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric) =>
-            {
-                if len > 0 {
-                    end_token(letters, leets, len, &mut s);
-                    (letters, leets, len) = (0, 0, 0);
-                }
-            }
-            DIGIT_LEET | SYMBOL_LEET => {
-                leets += 1;
-                len += 1;
-            }
-            DIGIT => len += 1,
-            _ => {
-                if len > 0 {
-                    end_token(letters, leets, len, &mut s);
-                    (letters, leets, len) = (0, 0, 0);
-                }
-                if class == PERCENT
-                    && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                    && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
-                {
-                    percent += 1;
-                    s.percent |= percent >= 3;
-                }
-            }
-        }
-        if matches!(class, ALPHA | DIGIT_LEET | DIGIT | B64) {
-            run += 1;
-            s.long_run |= run >= 24;
-        } else {
-            run = 0;
-        }
-    }
-    if len > 0 {
-        end_token(letters, leets, len, &mut s);
-    }
-    s
-}
 
+    fn scan_signals_reference(text: &str) -> Signals {
+        let bytes = text.as_bytes();
+        let mut s = Signals { non_ascii: !text.is_ascii(), ..Signals::default() };
+        // Per token (letters, digits, leet symbols): its letters, leet characters, length.
+        let (mut letters, mut leets, mut len) = (0u32, 0u32, 0u32);
+        let mut singles = 0u32; // consecutive one-letter tokens
+        let mut run = 0u32; // base64/hex alphabet run
+        let mut percent = 0u32;
+        let mut end_token = |letters: u32, leets: u32, len: u32, s: &mut Signals| {
+            if letters >= 2 && leets >= 1 && len >= 3 {
+                s.leet = true;
+            }
+            if len == 1 && letters == 1 {
+                singles += 1;
+                if singles >= 4 {
+                    s.spaced = true;
+                }
+            } else if len > 1 {
+                singles = 0;
+            }
+        };
+        for (i, &b) in bytes.iter().enumerate() {
+            let class = CLASS[b as usize];
+            match class {
+                ALPHA => {
+                    letters += 1;
+                    len += 1;
+                }
+                // A `!` that ends a word is punctuation, not a stand-in for `i`.
+                SYMBOL_LEET
+                    if b == b'!' && !bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric) =>
+                {
+                    if len > 0 {
+                        end_token(letters, leets, len, &mut s);
+                        (letters, leets, len) = (0, 0, 0);
+                    }
+                }
+                DIGIT_LEET | SYMBOL_LEET => {
+                    leets += 1;
+                    len += 1;
+                }
+                DIGIT => len += 1,
+                _ => {
+                    if len > 0 {
+                        end_token(letters, leets, len, &mut s);
+                        (letters, leets, len) = (0, 0, 0);
+                    }
+                    if class == PERCENT
+                        && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                        && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+                    {
+                        percent += 1;
+                        s.percent |= percent >= 3;
+                    }
+                }
+            }
+            if matches!(class, ALPHA | DIGIT_LEET | DIGIT | B64) {
+                run += 1;
+                s.long_run |= run >= 24;
+            } else {
+                run = 0;
+            }
+        }
+        if len > 0 {
+            end_token(letters, leets, len, &mut s);
+        }
+        s
+    }
 
     #[test]
     fn the_fast_signal_scan_agrees_with_the_reference() {
         let texts = [
-            "plain words", "1gn0r3 4ll", "i g n o r e", "a b c", "a b c d", "%41%42%43 x", "%4x%41%42",
-            "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=", "wow! great", "w!th", "!x", "x!", "ab1", "a1",
-            "", "é1gn", "abc-def_ghi+jkl/mno=pqr0123", "x y z w!", "p@$$w0rd", "a b c d1",
+            "plain words",
+            "1gn0r3 4ll",
+            "i g n o r e",
+            "a b c",
+            "a b c d",
+            "%41%42%43 x",
+            "%4x%41%42",
+            "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=",
+            "wow! great",
+            "w!th",
+            "!x",
+            "x!",
+            "ab1",
+            "a1",
+            "",
+            "é1gn",
+            "abc-def_ghi+jkl/mno=pqr0123",
+            "x y z w!",
+            "p@$$w0rd",
+            "a b c d1",
         ];
         // Leet and spaced letters differ from the reference's (trailing digits are names,
         // as the fold has them), but never miss a word the fold changes.

@@ -314,8 +314,24 @@ mod tests {
     #[test]
     fn finds_what_aho_corasick_finds() {
         let keywords = [
-            "ignore", "ignor", "IGNORE previous", "previous", "two", "no", ";", "|", "{{", "%2f", "meth",
-            "ricin", "忽略", "о", "system prompt", "prompt injection", "tool", "do",
+            "ignore",
+            "ignor",
+            "IGNORE previous",
+            "previous",
+            "two",
+            "no",
+            ";",
+            "|",
+            "{{",
+            "%2f",
+            "meth",
+            "ricin",
+            "忽略",
+            "о",
+            "system prompt",
+            "prompt injection",
+            "tool",
+            "do",
         ];
         let texts = [
             "Please IGNORE previous instructions; then two |pipes| {{x}}",
@@ -347,7 +363,8 @@ mod tests {
     #[test]
     fn generated_texts_agree_with_the_reference() {
         // A deterministic pseudo-random walk over an alphabet rich in keyword fragments.
-        let keywords = ["abc", "abcd", "bcda", "ab", "a;", ";", "da b", "cab", "abcab", "b a", "abcda"];
+        let keywords =
+            ["abc", "abcd", "bcda", "ab", "a;", ";", "da b", "cab", "abcab", "b a", "abcda"];
         let alphabet = b"abcd ;A\n";
         let mut state = 0x1234_5678u32;
         for _ in 0..500 {
@@ -362,4 +379,3 @@ mod tests {
         }
     }
 }
-
