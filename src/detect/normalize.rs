@@ -229,8 +229,7 @@ fn scan_signals(text: &str) -> Signals {
     let mut percent = 0u32;
     for (i, &b) in bytes.iter().enumerate() {
         let mut f = FLAGS[usize::from(b)];
-        if f & F_BANG != 0
-            && bytes.get(i + 1).is_none_or(|&n| FLAGS[usize::from(n)] & F_TOKEN == 0)
+        if f & F_BANG != 0 && bytes.get(i + 1).is_none_or(|&n| FLAGS[usize::from(n)] & F_TOKEN == 0)
         {
             // A `!` that ends a word is punctuation, not a stand-in for `i`.
             f = 0;
@@ -239,8 +238,8 @@ fn scan_signals(text: &str) -> Signals {
             counts += SPREAD[usize::from(b)];
             all &= f;
             if f & F_RUN == 0 {
-                s.long_run |= i - run_start >= 24;
-                run_start = i + 1;
+                // `@ $ !`: rare, kept off the per-byte path.
+                break_run(&mut s, &mut run_start, i);
             }
             continue;
         }
@@ -266,6 +265,14 @@ fn scan_signals(text: &str) -> Signals {
         end_word(&mut s, &mut singles, bytes, bytes.len(), counts, all, false);
     }
     s
+}
+
+/// A byte outside the base64/hex alphabet at `i` ends the current run.
+#[cold]
+#[inline(never)]
+fn break_run(s: &mut Signals, run_start: &mut usize, i: usize) {
+    s.long_run |= i - *run_start >= 24;
+    *run_start = i + 1;
 }
 
 /// The signals a word ending at `end` gives (see [`scan_signals`]).

@@ -89,20 +89,21 @@ impl Buckets {
 
 /// A bit table over 16-bit keys.
 #[derive(Debug, Clone)]
-struct Bits(Box<[u64]>);
+struct Bits(Box<[u64; BITS / 64]>);
 
 impl Bits {
-    fn new(bits: usize) -> Self {
-        Self(vec![0u64; bits / 64].into_boxed_slice())
+    fn new() -> Self {
+        Self(Box::new([0u64; BITS / 64]))
     }
 
     fn set(&mut self, key: usize) {
-        self.0[key >> 6] |= 1 << (key & 63);
+        self.0[(key >> 6) % (BITS / 64)] |= 1 << (key & 63);
     }
 
+    /// `key` is taken modulo [`BITS`] (a mask the compiler sees, so no bounds check).
     #[inline(always)]
     fn get(&self, key: usize) -> bool {
-        self.0[key >> 6] >> (key & 63) & 1 != 0
+        self.0[(key >> 6) % (BITS / 64)] >> (key & 63) & 1 != 0
     }
 }
 
@@ -131,9 +132,9 @@ impl KeywordScanner {
     pub fn new<S: AsRef<str>>(keywords: &[S]) -> Self {
         let mut long = Vec::new();
         let mut short = Vec::new();
-        let mut long_filter = Bits::new(BITS);
-        let mut short_anywhere = Bits::new(BITS);
-        let mut short_word = Bits::new(BITS);
+        let mut long_filter = Bits::new();
+        let mut short_anywhere = Bits::new();
+        let mut short_word = Bits::new();
         for (pattern, keyword) in keywords.iter().enumerate() {
             let mut bytes = keyword.as_ref().as_bytes().to_ascii_lowercase();
             squeeze_whitespace(&mut bytes);
@@ -241,7 +242,7 @@ pub fn squeeze_whitespace(bytes: &mut Vec<u8>) {
     let other = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     if memchr::memmem::find(bytes, b"  ").is_none()
         && memchr::memchr3(b'\n', b'\t', b'\r', bytes).is_none()
-        && !bytes.iter().any(|b| matches!(b, 0x0b | 0x0c))
+        && memchr::memchr2(0x0b, 0x0c, bytes).is_none()
     {
         return;
     }
