@@ -890,15 +890,7 @@ mod tests {
         }
         assert!(scan_signals("1gn0re").leet && scan_signals("pa$$word").leet);
         let alphabet = b"ab1 4!%F@-=.Zx2e";
-        let mut state = 0x9E37_79B9u32;
-        for _ in 0..5000 {
-            let mut text = String::new();
-            for _ in 0..(state % 48) {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                text.push(char::from(alphabet[(state % alphabet.len() as u32) as usize]));
-            }
+        for text in crate::detect::prefilter::random_texts(alphabet, 5000, 48, 0x9E37_79B9) {
             check(&text);
         }
     }

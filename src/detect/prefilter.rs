@@ -367,16 +367,27 @@ mod tests {
         let keywords =
             ["abc", "abcd", "bcda", "ab", "a;", ";", "da b", "cab", "abcab", "b a", "abcda"];
         let alphabet = b"abcd ;A\n";
-        let mut state = 0x1234_5678u32;
-        for _ in 0..500 {
+        for text in random_texts(alphabet, 500, 40, 0x1234_5678) {
+            assert_eq!(scanned(&keywords, &text), reference(&keywords, &text), "{text:?}");
+        }
+    }
+}
+
+/// Deterministic pseudo-random texts over `alphabet` (xorshift), for tests that compare a
+/// fast scan with a straightforward one.
+#[cfg(test)]
+pub(crate) fn random_texts(alphabet: &[u8], count: usize, max_len: u32, seed: u32) -> Vec<String> {
+    let mut state = seed;
+    (0..count)
+        .map(|_| {
             let mut text = String::new();
-            for _ in 0..(state % 40) {
+            for _ in 0..(state % max_len) {
                 state ^= state << 13;
                 state ^= state >> 17;
                 state ^= state << 5;
                 text.push(char::from(alphabet[(state % alphabet.len() as u32) as usize]));
             }
-            assert_eq!(scanned(&keywords, &text), reference(&keywords, &text), "{text:?}");
-        }
-    }
+            text
+        })
+        .collect()
 }
