@@ -271,6 +271,25 @@ static ALNUM: [bool; 256] = {
     t
 };
 
+/// Deterministic pseudo-random texts over `alphabet` (xorshift), for tests that compare a
+/// fast scan with a straightforward one.
+#[cfg(test)]
+pub(crate) fn random_texts(alphabet: &[u8], count: usize, max_len: u32, seed: u32) -> Vec<String> {
+    let mut state = seed;
+    (0..count)
+        .map(|_| {
+            let mut text = String::new();
+            for _ in 0..(state % max_len) {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                text.push(char::from(alphabet[(state % alphabet.len() as u32) as usize]));
+            }
+            text
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use aho_corasick::{AhoCorasick, MatchKind};
@@ -371,23 +390,4 @@ mod tests {
             assert_eq!(scanned(&keywords, &text), reference(&keywords, &text), "{text:?}");
         }
     }
-}
-
-/// Deterministic pseudo-random texts over `alphabet` (xorshift), for tests that compare a
-/// fast scan with a straightforward one.
-#[cfg(test)]
-pub(crate) fn random_texts(alphabet: &[u8], count: usize, max_len: u32, seed: u32) -> Vec<String> {
-    let mut state = seed;
-    (0..count)
-        .map(|_| {
-            let mut text = String::new();
-            for _ in 0..(state % max_len) {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                text.push(char::from(alphabet[(state % alphabet.len() as u32) as usize]));
-            }
-            text
-        })
-        .collect()
 }
