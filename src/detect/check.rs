@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{Detector, RuleSet, Scratch, keyword_occurs};
+use super::{Detector, RuleSet, Scratch};
 use crate::fields::FieldKind;
 
 /// One lint message.
@@ -25,7 +25,7 @@ impl fmt::Display for LintIssue {
 /// ids, known categories): examples present, keywords reachable from the examples.
 pub fn lint(rules: &RuleSet) -> Vec<LintIssue> {
     let mut issues = Vec::new();
-    for rule in rules.rules() {
+    for (index, rule) in rules.rules().iter().enumerate() {
         let mut push = |error: bool, message: String| {
             issues.push(LintIssue { rule_id: rule.id.to_string(), error, message });
         };
@@ -65,17 +65,15 @@ pub fn lint(rules: &RuleSet) -> Vec<LintIssue> {
             }
         }
         for example in &rule.examples.matches {
-            let lower = example.to_lowercase();
-            if !rule.keywords.iter().any(|k| keyword_occurs(&lower, k)) {
+            let groups = rules.keyword_groups(index, example);
+            if groups & 1 == 0 {
                 push(
                     true,
                     format!(
                         "match example {example:?} contains none of the keywords, so the prefilter never selects the rule for it"
                     ),
                 );
-            } else if !rule.and_keywords.is_empty()
-                && !rule.and_keywords.iter().any(|k| keyword_occurs(&lower, k))
-            {
+            } else if !rule.and_keywords.is_empty() && groups & 2 == 0 {
                 push(
                     true,
                     format!(

@@ -158,7 +158,21 @@ impl RuleSet {
         self.keyword_rules.len()
     }
 
-    /// The prefilter keywords, in automaton pattern order.
+    /// The keyword groups of rule `index` that the prefilter finds in `text` (bit 1:
+    /// `keywords`, bit 2: `and_keywords`).
+    pub(crate) fn keyword_groups(&self, index: usize, text: &str) -> u8 {
+        let mut seen = 0;
+        self.scanner.scan(text.as_bytes(), &mut Vec::new(), |pattern, _| {
+            for &(rule, bit) in &self.keyword_rules[pattern as usize] {
+                if rule as usize == index {
+                    seen |= bit;
+                }
+            }
+        });
+        seen
+    }
+
+    /// The prefilter keywords, in scanner pattern order.
     pub fn keyword_names(&self) -> Vec<String> {
         self.keywords.clone()
     }
@@ -216,28 +230,12 @@ impl RuleSet {
 /// (`忽略`) or starting with punctuation (`../`) match anywhere.
 pub const WORD_START_MAX_LEN: usize = 4;
 
-/// Whether a keyword of `len` bytes found at `at` counts (see [`WORD_START_MAX_LEN`]).
-#[inline]
-pub(crate) fn keyword_counts(text: &[u8], at: usize, len: usize) -> bool {
-    len > WORD_START_MAX_LEN
-        || at == 0
-        || !text[at].is_ascii_alphanumeric()
-        || !text[at - 1].is_ascii_alphanumeric()
-}
-
 /// Whether `keyword` occurs in `text` the way the prefilter finds it.
-pub fn keyword_occurs(text: &str, keyword: &str) -> bool {
-    let folded = |s: &str| {
-        let mut bytes = s.as_bytes().to_ascii_lowercase();
-        prefilter::squeeze_whitespace(&mut bytes);
-        bytes
-    };
-    let (text, keyword) = (folded(text), folded(keyword));
-    !keyword.is_empty()
-        && text
-            .windows(keyword.len())
-            .enumerate()
-            .any(|(at, w)| w == keyword.as_slice() && keyword_counts(&text, at, keyword.len()))
+#[cfg(test)]
+fn keyword_occurs(text: &str, keyword: &str) -> bool {
+    let mut found = false;
+    KeywordScanner::new(&[keyword]).scan(text.as_bytes(), &mut Vec::new(), |_, _| found = true);
+    found
 }
 
 /// One rule matching one span of one text leaf.
@@ -652,6 +650,31 @@ rules:
         // Offsets still point into the original text.
         assert_eq!((hit.findings[0].start, hit.findings[0].end), (11, 36));
         assert!(keyword_occurs("Previous\tInstructions", "previous instructions"));
+    }
+
+    #[test]
+    fn lint_flags_match_examples_the_prefilter_would_not_select() {
+        let d = detector(
+            r#"
+name: t
+version: "1"
+rules:
+  - id: GAP
+    category: prompt_injection
+    risk_score: 60
+    keywords: [ignore]
+    and_keywords: [instructions]
+    pattern: '(ignore|disregard) (the )?(rules|instructions)'
+    examples:
+      match: ["ignore the instructions", "disregard the rules", "ignore the rules", "IGNORE\n the   INSTRUCTIONS"]
+      no_match: ["hello"]
+"#,
+        );
+        let messages: Vec<String> =
+            check::lint(d.rules()).into_iter().filter(|i| i.error).map(|i| i.message).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("\"disregard the rules\" contains none of the keywords"));
+        assert!(messages[1].contains("\"ignore the rules\" contains none of the and_keywords"));
     }
 
     #[test]

@@ -141,14 +141,9 @@ impl Signals {
     }
 }
 
-/// The cheap byte scan alone: what evasion formats `text` could hold.
-pub fn signals(text: &str) -> Signals {
-    scan_signals(text)
-}
-
 #[inline]
 fn is_leet(b: u8) -> bool {
-    matches!(b, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'@' | b'$' | b'!')
+    FLAGS[usize::from(b)] & F_LEET != 0
 }
 
 /// Byte flags for the signal scan.
@@ -197,7 +192,6 @@ static FLAGS: [u8; 256] = {
     t
 };
 
-/// The signal scan: one flag lookup per byte, branches only at word ends and on rare bytes.
 /// Per-byte counters of a word, packed in 16-bit lanes so one addition per byte keeps
 /// them all: letters, leet characters, length, digits that stand for no letter.
 static SPREAD: [u64; 256] = {
@@ -216,7 +210,9 @@ static SPREAD: [u64; 256] = {
     t
 };
 
-fn scan_signals(text: &str) -> Signals {
+/// The cheap byte scan alone: what evasion formats `text` could hold. One flag lookup per
+/// byte, branches only at word ends and on rare bytes.
+pub fn signals(text: &str) -> Signals {
     let bytes = text.as_bytes();
     let mut s = Signals { non_ascii: !text.is_ascii(), ..Signals::default() };
     // The current word (letters, digits, leet symbols): its packed counters (`SPREAD`),
@@ -275,7 +271,7 @@ fn break_run(s: &mut Signals, run_start: &mut usize, i: usize) {
     *run_start = i + 1;
 }
 
-/// The signals a word ending at `end` gives (see [`scan_signals`]).
+/// The signals a word ending at `end` gives (see [`signals`]).
 #[inline]
 fn end_word(
     s: &mut Signals,
@@ -304,7 +300,7 @@ fn end_word(
             .iter()
             .rev()
             .take_while(|b| b.is_ascii_digit())
-            .filter(|b| FLAGS[usize::from(**b)] & F_LEET != 0)
+            .filter(|b| is_leet(**b))
             .count() as u64;
         s.leet |= leets > trailing;
     }
@@ -479,7 +475,7 @@ const LEET_MAX_LEN: usize = 20;
 /// `.` and a letter: `c0rp.example`). `after` is the text after the word.
 fn not_leetspeak(word: &[u8], after: &[u8]) -> bool {
     word.len() > LEET_MAX_LEN
-        || word.iter().any(|b| matches!(b, b'2' | b'6' | b'8' | b'9'))
+        || word.iter().any(|&b| FLAGS[usize::from(b)] & F_OTHER_DIGIT != 0)
         || word.iter().all(u8::is_ascii_hexdigit)
         || matches!(after, [b'.', n, ..] if n.is_ascii_alphabetic())
 }
@@ -877,7 +873,7 @@ mod tests {
         for text in texts {
             check(text);
         }
-        assert!(!scan_signals("ipv4 and mp3 over h264").leet);
+        assert!(!signals("ipv4 and mp3 over h264").leet);
         for not_leet in [
             "mail omar.rossi28@corp.example.net now",
             "mail omar@c0rp.example.net",
@@ -885,10 +881,10 @@ mod tests {
             "from 2001:db8:e37d:da4::9892",
             "token DobDCxSaclWAAg3TaHmXjNxCcBDTiLIohJyk",
         ] {
-            assert!(!scan_signals(not_leet).leet, "{not_leet:?}");
+            assert!(!signals(not_leet).leet, "{not_leet:?}");
             assert!(views(not_leet).is_empty(), "{not_leet:?}");
         }
-        assert!(scan_signals("1gn0re").leet && scan_signals("pa$$word").leet);
+        assert!(signals("1gn0re").leet && signals("pa$$word").leet);
         let alphabet = b"ab1 4!%F@-=.Zx2e";
         for text in crate::detect::prefilter::random_texts(alphabet, 5000, 48, 0x9E37_79B9) {
             check(&text);
