@@ -275,17 +275,17 @@ static ALNUM: [bool; 256] = {
 /// fast scan with a straightforward one.
 #[cfg(test)]
 pub(crate) fn random_texts(alphabet: &[u8], count: usize, max_len: u32, seed: u32) -> Vec<String> {
-    let mut state = seed;
+    let mut state = seed.max(1);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
     (0..count)
         .map(|_| {
-            let mut text = String::new();
-            for _ in 0..(state % max_len) {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                text.push(char::from(alphabet[(state % alphabet.len() as u32) as usize]));
-            }
-            text
+            let len = next() % max_len;
+            (0..len).map(|_| char::from(alphabet[(next() % alphabet.len() as u32) as usize])).collect()
         })
         .collect()
 }

@@ -13,6 +13,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock};
 
+use aho_corasick::AhoCorasick;
 use regex::Regex;
 
 use super::{Detection, Finding};
@@ -46,8 +47,20 @@ static REFUSAL: LazyLock<Option<Regex>> = LazyLock::new(|| {
     .ok()
 });
 
+/// Words of which every match of [`REFUSAL`] contains one, compared ASCII
+/// case-insensitively, plus `ſ` (U+017F), which `(?i)` also matches for `s`. A response
+/// without any of them is not a refusal, and the regex (about 20 instructions a byte, with
+/// no literal prefix to skip ahead by) is not run on it.
+const REFUSAL_WORDS: [&str; 11] =
+    ["can't", "can’t", "cant", "cannot", "won't", "won’t", "wont", "able", "sorry", "against", "ſ"];
+
+static REFUSAL_SCREEN: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder().ascii_case_insensitive(true).build(REFUSAL_WORDS).ok()
+});
+
 fn is_refusal(text: &str) -> bool {
-    REFUSAL.as_ref().is_some_and(|r| r.is_match(text))
+    let screened = REFUSAL_SCREEN.as_ref().is_none_or(|s| s.is_match(text));
+    screened && REFUSAL.as_ref().is_some_and(|r| r.is_match(text))
 }
 
 impl SessionMemory {
@@ -75,8 +88,9 @@ impl SessionMemory {
                 self.sessions.remove(&oldest);
             }
             self.order.push_back(event.session_id.clone());
+            self.sessions.insert(event.session_id.clone(), SessionState::default());
         }
-        let state = self.sessions.entry(event.session_id.clone()).or_default();
+        let Some(state) = self.sessions.get_mut(&event.session_id) else { return };
         if !detection.is_empty() {
             let field = detection.findings[0].field.clone();
             let add = |id: &'static str, boost: u8, detection: &mut Detection| {
@@ -199,5 +213,38 @@ mod tests {
             m.apply(&event(s, "x", "y"), &mut Detection::default(), 50);
         }
         assert_eq!(m.len(), 2);
+    }
+
+    /// The screen in front of the refusal regex never hides a refusal: on fixed and on
+    /// generated texts, `is_refusal` agrees with the regex alone.
+    #[test]
+    fn the_refusal_screen_agrees_with_the_regex() {
+        let regex = REFUSAL.as_ref().expect("refusal regex compiles");
+        for text in [
+            "I can't help with that.",
+            "I’M SORRY, BUT no.",
+            "i am unable to  comply",
+            "That is against my guidelines.",
+            "I'm ſorry, but that is not possible.",
+            "Sure, here is the report you asked for.",
+            "I can help with that.",
+        ] {
+            assert_eq!(is_refusal(text), regex.is_match(text), "{text:?}");
+        }
+        let words = [
+            "I", "i", " ", "\n", "I can't", "i CANNOT", "I cant", "I won’t", "I WONT", "I am not able to",
+            "I'm unable to", "i’m ſorry, but", "I'M SORRY but", "against my", "rules", "policies",
+            "not able to help with that", " help", " assist", " share", "x", "can", "won",
+            "significant", "table",
+        ];
+        let alphabet: Vec<u8> = (0..words.len() as u8).collect();
+        let mut refusals = 0;
+        for code in crate::detect::prefilter::random_texts(&alphabet, 4000, 24, 0x5EED) {
+            let text = code.chars().map(|c| words[c as usize]).collect::<Vec<_>>().join(" ");
+            let expected = regex.is_match(&text);
+            refusals += usize::from(expected);
+            assert_eq!(is_refusal(&text), expected, "{text:?}");
+        }
+        assert!(refusals > 50, "the generated texts include refusals ({refusals})");
     }
 }
