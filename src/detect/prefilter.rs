@@ -120,10 +120,9 @@ pub struct KeywordScanner {
     long_filter: Bits,
     long: Buckets,
     /// Keywords of 1–3 bytes, by their first 2 bytes (every second byte for 1-byte ones).
-    /// `short_anywhere`: those that can start anywhere; `short_word`: those starting with
-    /// an ASCII alphanumeric, which only count at word starts.
-    short_anywhere: Bits,
-    short_word: Bits,
+    /// Those starting with an ASCII letter or digit only count at word starts, so a key
+    /// whose first byte is one is only asked there.
+    short_keys: Bits,
     short: Buckets,
 }
 
@@ -133,8 +132,7 @@ impl KeywordScanner {
         let mut long = Vec::new();
         let mut short = Vec::new();
         let mut long_filter = Bits::new();
-        let mut short_anywhere = Bits::new();
-        let mut short_word = Bits::new();
+        let mut short_keys = Bits::new();
         for (pattern, keyword) in keywords.iter().enumerate() {
             let mut bytes = keyword.as_ref().as_bytes().to_ascii_lowercase();
             squeeze_whitespace(&mut bytes);
@@ -143,18 +141,13 @@ impl KeywordScanner {
             match bytes.len() {
                 0 => {}
                 1..=3 => {
-                    let table = if bytes[0].is_ascii_alphanumeric() {
-                        &mut short_word
-                    } else {
-                        &mut short_anywhere
-                    };
                     let keys: Vec<u16> = if bytes.len() == 1 {
                         (0..=255u16).map(|second| u16::from(bytes[0]) | second << 8).collect()
                     } else {
                         vec![u16::from_le_bytes([bytes[0], bytes[1]])]
                     };
                     for key in keys {
-                        table.set(usize::from(key));
+                        short_keys.set(usize::from(key));
                         short.push((key, Keyword::new(bytes.clone(), pattern)));
                     }
                 }
@@ -169,8 +162,7 @@ impl KeywordScanner {
         Self {
             long_filter,
             long: Buckets::new(long),
-            short_anywhere,
-            short_word,
+            short_keys,
             short: Buckets::new(short),
         }
     }
@@ -187,21 +179,32 @@ impl KeywordScanner {
         let n = lower.len();
         lower.extend_from_slice(&[0; 8]);
         let padded = &lower[..];
+        // Blocks of 64 positions: first the filters, branch-free, into a bit mask (about one
+        // position in ten is flagged, at random, so a branch per position mispredicts
+        // often); then the slow path at each flagged position.
         let mut prev_alnum = false;
-        let mut i = 0;
-        while i < n {
-            let Some(head) = padded.get(i..i + 8) else { break };
-            let window = u64::from_le_bytes(head.try_into().unwrap_or_default());
-            let at_word_start = !prev_alnum;
-            prev_alnum = ALNUM[usize::from(head[0])];
-            let key2 = (window & 0xFFFF) as usize;
-            let hit = self.long_filter.get(hash4(window as u32))
-                | self.short_anywhere.get(key2)
-                | at_word_start & self.short_word.get(key2);
-            if hit {
+        let mut base = 0;
+        while base < n {
+            let len = (n - base).min(64);
+            let mut flagged = 0u64;
+            for (j, head) in padded[base..base + len + 7].windows(8).enumerate() {
+                let window = u64::from_le_bytes(head.try_into().unwrap_or_default());
+                let at_word_start = !prev_alnum;
+                prev_alnum = ALNUM[usize::from(head[0])];
+                let hit = self.long_filter.get(hash4(window as u32))
+                    | self.short_keys.get((window & 0xFFFF) as usize)
+                        & (at_word_start | !prev_alnum);
+                flagged |= u64::from(hit) << j;
+            }
+            while flagged != 0 {
+                let i = base + flagged.trailing_zeros() as usize;
+                flagged &= flagged - 1;
+                let at_word_start = i == 0 || !ALNUM[usize::from(padded[i - 1])];
+                let window =
+                    u64::from_le_bytes(padded[i..i + 8].try_into().unwrap_or_default());
                 self.verify(padded, n, i, window, at_word_start, &mut found);
             }
-            i += 1;
+            base += len;
         }
     }
 
@@ -226,7 +229,7 @@ impl KeywordScanner {
             }
         }
         let key2 = (window & 0xFFFF) as usize;
-        if self.short_anywhere.get(key2) || at_word_start && self.short_word.get(key2) {
+        if self.short_keys.get(key2) {
             for kw in self.short.get(key2) {
                 if (at_word_start || !kw.word_start) && kw.starts(window, rest) {
                     found(kw.pattern, i);
