@@ -108,7 +108,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 for p in &analysis.redaction.findings {
                     *summary.pii.entry(p.entity.as_str()).or_default() += 1;
                 }
-                serde_json::to_writer(&mut json, &AnalyzeLine::new(&event, &analysis, is_threat))?;
+                AnalyzeLine::new(&event, &analysis, is_threat).write_json(&mut json)?;
             }
             Err(error) => {
                 summary.errors += 1;

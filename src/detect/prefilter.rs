@@ -159,12 +159,7 @@ impl KeywordScanner {
                 }
             }
         }
-        Self {
-            long_filter,
-            long: Buckets::new(long),
-            short_keys,
-            short: Buckets::new(short),
-        }
+        Self { long_filter, long: Buckets::new(long), short_keys, short: Buckets::new(short) }
     }
 
     /// Calls `found(pattern, start)` for every occurrence of every keyword in `text` that
@@ -200,8 +195,7 @@ impl KeywordScanner {
                 let i = base + flagged.trailing_zeros() as usize;
                 flagged &= flagged - 1;
                 let at_word_start = i == 0 || !ALNUM[usize::from(padded[i - 1])];
-                let window =
-                    u64::from_le_bytes(padded[i..i + 8].try_into().unwrap_or_default());
+                let window = u64::from_le_bytes(padded[i..i + 8].try_into().unwrap_or_default());
                 self.verify(padded, n, i, window, at_word_start, &mut found);
             }
             base += len;
@@ -288,7 +282,9 @@ pub(crate) fn random_texts(alphabet: &[u8], count: usize, max_len: u32, seed: u3
     (0..count)
         .map(|_| {
             let len = next() % max_len;
-            (0..len).map(|_| char::from(alphabet[(next() % alphabet.len() as u32) as usize])).collect()
+            (0..len)
+                .map(|_| char::from(alphabet[(next() % alphabet.len() as u32) as usize]))
+                .collect()
         })
         .collect()
 }

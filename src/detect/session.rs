@@ -54,9 +54,8 @@ static REFUSAL: LazyLock<Option<Regex>> = LazyLock::new(|| {
 const REFUSAL_WORDS: [&str; 11] =
     ["can't", "can’t", "cant", "cannot", "won't", "won’t", "wont", "able", "sorry", "against", "ſ"];
 
-static REFUSAL_SCREEN: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-    AhoCorasick::builder().ascii_case_insensitive(true).build(REFUSAL_WORDS).ok()
-});
+static REFUSAL_SCREEN: LazyLock<Option<AhoCorasick>> =
+    LazyLock::new(|| AhoCorasick::builder().ascii_case_insensitive(true).build(REFUSAL_WORDS).ok());
 
 fn is_refusal(text: &str) -> bool {
     let screened = REFUSAL_SCREEN.as_ref().is_none_or(|s| s.is_match(text));
@@ -232,10 +231,31 @@ mod tests {
             assert_eq!(is_refusal(text), regex.is_match(text), "{text:?}");
         }
         let words = [
-            "I", "i", " ", "\n", "I can't", "i CANNOT", "I cant", "I won’t", "I WONT", "I am not able to",
-            "I'm unable to", "i’m ſorry, but", "I'M SORRY but", "against my", "rules", "policies",
-            "not able to help with that", " help", " assist", " share", "x", "can", "won",
-            "significant", "table",
+            "I",
+            "i",
+            " ",
+            "\n",
+            "I can't",
+            "i CANNOT",
+            "I cant",
+            "I won’t",
+            "I WONT",
+            "I am not able to",
+            "I'm unable to",
+            "i’m ſorry, but",
+            "I'M SORRY but",
+            "against my",
+            "rules",
+            "policies",
+            "not able to help with that",
+            " help",
+            " assist",
+            " share",
+            "x",
+            "can",
+            "won",
+            "significant",
+            "table",
         ];
         let alphabet: Vec<u8> = (0..words.len() as u8).collect();
         let mut refusals = 0;
