@@ -13,7 +13,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock};
 
-use aho_corasick::AhoCorasick;
 use regex::Regex;
 
 use super::{Detection, Finding};
@@ -47,18 +46,21 @@ static REFUSAL: LazyLock<Option<Regex>> = LazyLock::new(|| {
     .ok()
 });
 
-/// Words of which every match of [`REFUSAL`] contains one, compared ASCII
-/// case-insensitively, plus `ſ` (U+017F), which `(?i)` also matches for `s`. A response
-/// without any of them is not a refusal, and the regex (about 20 instructions a byte, with
-/// no literal prefix to skip ahead by) is not run on it.
-const REFUSAL_WORDS: [&str; 11] =
-    ["can't", "can’t", "cant", "cannot", "won't", "won’t", "wont", "able", "sorry", "against", "ſ"];
+/// Words of which every match of [`REFUSAL`] in an ASCII text contains one, in ASCII
+/// lower case. A response without any of them is not a refusal, and the regex (about 20
+/// instructions a byte, with no literal prefix to skip ahead by) is not run on it. Texts
+/// with non-ASCII characters (`’`, or `ſ`, which `(?i)` matches for `s`) skip the screen.
+const REFUSAL_WORDS: [&str; 8] =
+    ["can't", "cant", "cannot", "won't", "wont", "able", "sorry", "against"];
 
-static REFUSAL_SCREEN: LazyLock<Option<AhoCorasick>> =
-    LazyLock::new(|| AhoCorasick::builder().ascii_case_insensitive(true).build(REFUSAL_WORDS).ok());
+static REFUSAL_SCREEN: LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+    LazyLock::new(|| REFUSAL_WORDS.iter().map(memchr::memmem::Finder::new).collect());
 
 fn is_refusal(text: &str) -> bool {
-    let screened = REFUSAL_SCREEN.as_ref().is_none_or(|s| s.is_match(text));
+    let screened = !text.is_ascii() || {
+        let lower = text.to_ascii_lowercase();
+        REFUSAL_SCREEN.iter().any(|word| word.find(lower.as_bytes()).is_some())
+    };
     screened && REFUSAL.as_ref().is_some_and(|r| r.is_match(text))
 }
 
