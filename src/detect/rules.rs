@@ -634,9 +634,9 @@ patterns:
                 "name: t\nversion: 1\ndescription: d\nrules:\n  - id: R-1\n    category: jailbreak\n    risk_score: 50\n    pattern: '{pattern}'\n    description: d\n"
             )
         };
-        let error = parse(&pack("(unclosed")).err().expect("rejected").to_string();
+        let error = parse(&pack("(unclosed")).expect_err("rejected").to_string();
         assert!(error.contains("invalid regex") && error.contains("unclosed group"), "{error}");
-        let error = parse(&pack(r"\w{1000}{1000}")).err().expect("rejected").to_string();
+        let error = parse(&pack(r"\w{1000}{1000}")).expect_err("rejected").to_string();
         assert!(error.contains("invalid regex") && error.contains("size limit"), "{error}");
     }
 }
