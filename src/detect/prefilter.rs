@@ -203,7 +203,7 @@ impl KeywordScanner {
     }
 
     /// The slow path at a position some filter flagged: compares the candidate keywords.
-    #[inline(never)]
+    #[inline(always)]
     fn verify(
         &self,
         padded: &[u8],
