@@ -210,9 +210,125 @@ static SPREAD: [u64; 256] = {
     t
 };
 
-/// The cheap byte scan alone: what evasion formats `text` could hold. One flag lookup per
-/// byte, branches only at word ends and on rare bytes.
+/// What evasion formats `text` could hold: the byte scan ([`scan_signals`]), skipped when
+/// a word-at-a-time screen ([`plainly_none`]) shows none can be there (most prose).
 pub fn signals(text: &str) -> Signals {
+    if plainly_none(text.as_bytes()) {
+        return Signals { non_ascii: !text.is_ascii(), ..Signals::default() };
+    }
+    scan_signals(text)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Byte classes of eight bytes at once, as the high bit of each byte. Only ASCII bytes are
+/// in any class, as in [`FLAGS`].
+#[derive(Clone, Copy, Default)]
+struct Classes {
+    letter: u64,
+    leet: u64,
+    token: u64,
+}
+
+/// The high bit of each byte of `w` in `lo..=hi` (both below 0x80), given `low7 = w &
+/// 0x7F7F..` and `ascii = !w & 0x8080..`. No carry crosses a byte: `low7` bytes are at most
+/// 0x7F and the addends at most 0x80.
+#[inline(always)]
+fn in_range(low7: u64, ascii: u64, lo: u8, hi: u8) -> u64 {
+    let at_least_lo = low7.wrapping_add(ONES * u64::from(0x80 - lo));
+    let above_hi = low7.wrapping_add(ONES * u64::from(0x7F - hi));
+    at_least_lo & !above_hi & ascii
+}
+
+/// Whether no signal but `non_ascii` can be set for `bytes`: a necessary condition of
+/// each, checked eight bytes at a time. Exact where it answers `true` (a test compares it
+/// with the byte scan); `false` only means "scan".
+///
+/// - `url_encoding` needs a `%`, and `!` is a letter or not depending on what follows:
+///   either byte sends the text to the scan;
+/// - `leetspeak` needs a word of letters and leet characters only, so a letter next to a
+///   leet character (`0 1 3 4 5 7 @ $`);
+/// - `spaced_letters` needs four one-letter words;
+/// - `encoded_run` needs 24 bytes of the base64/hex alphabet in a row, so two whole
+///   8-byte blocks of it (checked with a superset of the alphabet: `, .` too).
+fn plainly_none(bytes: &[u8]) -> bool {
+    if memchr::memchr2(b'%', b'!', bytes).is_some() {
+        return false;
+    }
+    let mut prev = Classes::default();
+    let mut prev_token_before = 0u64; // `prev`'s bytes whose left neighbour is a token
+    let mut prev_all_run = false;
+    let mut singles = 0u32; // one-letter words since the last longer word
+    let chunks = bytes.chunks_exact(8);
+    let rest = chunks.remainder();
+    let mut tail = [b' '; 8];
+    tail[..rest.len()].copy_from_slice(rest);
+    let words = chunks
+        .map(|chunk| (u64::from_le_bytes(chunk.try_into().unwrap_or_default()), true))
+        .chain((!rest.is_empty()).then_some((u64::from_le_bytes(tail), false)));
+    for (n, (w, whole)) in words.enumerate() {
+        let low7 = w & !HIGHS;
+        let ascii = !w & HIGHS;
+        let letter = in_range((w | (ONES * 0x20)) & !HIGHS, ascii, b'a', b'z');
+        let digit = in_range(low7, ascii, b'0', b'9');
+        let at = in_range(low7, ascii, b'@', b'@');
+        let dollar = in_range(low7, ascii, b'$', b'$');
+        let leet = in_range(low7, ascii, b'0', b'1')
+            | in_range(low7, ascii, b'3', b'5')
+            | in_range(low7, ascii, b'7', b'7')
+            | at
+            | dollar;
+        let token = letter | digit | at | dollar;
+        // Left neighbours (the previous block's last byte for byte 0).
+        let letter_before = letter << 8 | prev.letter >> 56;
+        let leet_before = leet << 8 | prev.leet >> 56;
+        if letter & leet_before | leet & letter_before != 0 {
+            return false;
+        }
+        // The previous block's one-letter words, now that its right neighbours are known.
+        if n > 0 && one_letter_words(&mut singles, prev, prev_token_before, token << 56) {
+            return false;
+        }
+        let run = letter
+            | digit
+            | in_range(low7, ascii, b'+', b'/')
+            | in_range(low7, ascii, b'=', b'=')
+            | in_range(low7, ascii, b'_', b'_');
+        let all_run = whole && run == HIGHS;
+        if all_run && prev_all_run {
+            return false;
+        }
+        prev_all_run = all_run;
+        prev_token_before = token << 8 | prev.token >> 56;
+        prev = Classes { letter, leet, token };
+    }
+    !one_letter_words(&mut singles, prev, prev_token_before, 0)
+}
+
+/// Counts, in order, a block's one-letter words (reset by any longer word), given which of
+/// its bytes have a token on the left (`token_before`) and whether the next block starts
+/// with one (`next_token`, high bit of byte 7); whether four came in a row (`spaced_letters`).
+#[inline(always)]
+fn one_letter_words(singles: &mut u32, block: Classes, token_before: u64, next_token: u64) -> bool {
+    let token_after = block.token >> 8 | next_token;
+    let single = block.letter & !token_before & !token_after;
+    let longer = block.token & !token_before & token_after;
+    let mut words = single | longer;
+    while words != 0 {
+        let first = words & words.wrapping_neg();
+        *singles = if single & first != 0 { *singles + 1 } else { 0 };
+        if *singles >= 4 {
+            return true;
+        }
+        words ^= first;
+    }
+    false
+}
+
+/// The byte scan: what evasion formats `text` could hold. One flag lookup per byte,
+/// branches only at word ends and on rare bytes.
+fn scan_signals(text: &str) -> Signals {
     let bytes = text.as_bytes();
     let mut s = Signals { non_ascii: !text.is_ascii(), ..Signals::default() };
     // The current word (letters, digits, leet symbols): its packed counters (`SPREAD`),
@@ -889,6 +1005,57 @@ mod tests {
         for text in crate::detect::prefilter::random_texts(alphabet, 5000, 48, 0x9E37_79B9) {
             check(&text);
         }
+    }
+
+    /// Where the screen lets a text skip the byte scan, the byte scan finds nothing but
+    /// `non_ascii` either; and the screen does let most prose through.
+    #[test]
+    fn the_screen_only_skips_texts_without_signals() {
+        let mut texts: Vec<String> = Vec::new();
+        // Prose-like alphabets (the screen's "yes" cases), and ones near each condition.
+        for (alphabet, seed) in [
+            (&b"abcde fghij  klmno,.\nThe Is A"[..], 1u32),
+            (&b"ab cd e.f,g1 2h8"[..], 2),
+            (&b"a b c d e . , I"[..], 3),
+            (&b"abcdefgh+/=-_ x"[..], 4),
+            (&b"abc@$ 0 17 9 d"[..], 5),
+            (&b"ab\xc3\xa9 cd e \xe2"[..], 6),
+        ] {
+            let alphabet: Vec<u8> = alphabet.to_vec();
+            for t in crate::detect::prefilter::random_texts(&alphabet, 3000, 70, seed) {
+                texts.push(t);
+            }
+        }
+        for t in [
+            "a b c d",
+            "a b c",
+            "x y z w!",
+            "abcdefghijklmnopqrstuvwx",
+            "abcdefghijklmnopqrstuvw",
+            "1234567 abcdefghijklmnopqrstuvwxyz",
+            "h3llo",
+            "3h",
+            "e@sy",
+            "plain prose, with a comma.",
+            "I think a cat is a pet, I said.",
+            "ünïcödé a b",
+            "",
+        ] {
+            texts.push(t.to_owned());
+        }
+        let mut skipped = 0;
+        for text in &texts {
+            let scanned = scan_signals(text);
+            if plainly_none(text.as_bytes()) {
+                skipped += 1;
+                assert_eq!(scanned.bits() & !1, 0, "{text:?}");
+            }
+            assert_eq!(signals(text).bits(), scanned.bits(), "{text:?}");
+        }
+        assert!(skipped > texts.len() / 4, "the screen lets prose through ({skipped})");
+        // One-letter words between longer ones are prose, not spaced letters.
+        assert!(plainly_none(b"I think a cat is a pet, I said, and a dog is a friend."));
+        assert!(!plainly_none(b"please i g n o r e this"));
     }
 
     fn normalized_text(s: &str) -> String {
