@@ -11,6 +11,7 @@ use crate::detect::{Detection, Detector, Scratch};
 use crate::event::{Alert, Evidence, InteractionEvent, Timestamp};
 use crate::fields::for_each_text;
 use crate::pii::{PiiFinding, Redaction, Redactor, TokenVault};
+use crate::swar::in_range;
 
 /// Default risk score from which an event is a threat (and raises an alert).
 pub const DEFAULT_THRESHOLD: u8 = 50;
@@ -300,10 +301,6 @@ fn write_json_strs(out: &mut Vec<u8>, items: &[&str]) {
 /// Writes `text` as a JSON string, escaped as `serde_json` escapes it: `"` and `\`, the
 /// control characters with a short form as `\b \t \n \f \r`, the others as `\u00XX`.
 pub fn write_json_str(out: &mut Vec<u8>, text: &str) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Whether any byte of `w` is zero (exact for "any", see "Bit Twiddling Hacks").
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
@@ -312,12 +309,9 @@ pub fn write_json_str(out: &mut Vec<u8>, text: &str) {
     while i < bytes.len() {
         if let Some(chunk) = bytes.get(i..i + 8) {
             let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-            // Any byte below 0x20, or a `"` or a `\`?
-            let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
-            if !control
-                && !has_zero(w ^ (ONES * u64::from(b'"')))
-                && !has_zero(w ^ (ONES * u64::from(b'\\')))
-            {
+            // A control character, a `"` or a `\` in these eight bytes?
+            let escape = in_range(w, 0, 0x1f) | in_range(w, b'"', b'"') | in_range(w, b'\\', b'\\');
+            if escape == 0 {
                 i += 8;
                 continue;
             }

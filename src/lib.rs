@@ -44,3 +44,4 @@ pub mod runtime;
 pub mod sinks;
 pub mod sources;
 pub mod stages;
+mod swar;

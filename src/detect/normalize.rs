@@ -14,6 +14,7 @@
 //! A cheap byte scan decides first whether any view can differ from the text; plain ASCII
 //! prose, the common case, produces no views and costs one pass.
 
+use crate::swar::{HIGHS, ONES, in_range};
 use base64::Engine as _;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -219,26 +220,14 @@ pub fn signals(text: &str) -> Signals {
     scan_signals(text)
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// Byte classes of eight bytes at once, as the high bit of each byte. Only ASCII bytes are
-/// in any class, as in [`FLAGS`].
+/// Byte classes of eight bytes at once (see [`crate::swar`]), and which bytes have a token
+/// on their left. Only ASCII bytes are in any class, as in [`FLAGS`].
 #[derive(Clone, Copy, Default)]
 struct Classes {
     letter: u64,
     leet: u64,
     token: u64,
-}
-
-/// The high bit of each byte of `w` in `lo..=hi` (both below 0x80), given `low7 = w &
-/// 0x7F7F..` and `ascii = !w & 0x8080..`. No carry crosses a byte: `low7` bytes are at most
-/// 0x7F and the addends at most 0x80.
-#[inline(always)]
-fn in_range(low7: u64, ascii: u64, lo: u8, hi: u8) -> u64 {
-    let at_least_lo = low7.wrapping_add(ONES * u64::from(0x80 - lo));
-    let above_hi = low7.wrapping_add(ONES * u64::from(0x7F - hi));
-    at_least_lo & !above_hi & ascii
+    token_before: u64,
 }
 
 /// Whether no signal but `non_ascii` can be set for `bytes`: a necessary condition of
@@ -257,7 +246,6 @@ fn plainly_none(bytes: &[u8]) -> bool {
         return false;
     }
     let mut prev = Classes::default();
-    let mut prev_token_before = 0u64; // `prev`'s bytes whose left neighbour is a token
     let mut prev_all_run = false;
     let mut singles = 0u32; // one-letter words since the last longer word
     let chunks = bytes.chunks_exact(8);
@@ -268,15 +256,13 @@ fn plainly_none(bytes: &[u8]) -> bool {
         .map(|chunk| (u64::from_le_bytes(chunk.try_into().unwrap_or_default()), true))
         .chain((!rest.is_empty()).then_some((u64::from_le_bytes(tail), false)));
     for (n, (w, whole)) in words.enumerate() {
-        let low7 = w & !HIGHS;
-        let ascii = !w & HIGHS;
-        let letter = in_range((w | (ONES * 0x20)) & !HIGHS, ascii, b'a', b'z');
-        let digit = in_range(low7, ascii, b'0', b'9');
-        let at = in_range(low7, ascii, b'@', b'@');
-        let dollar = in_range(low7, ascii, b'$', b'$');
-        let leet = in_range(low7, ascii, b'0', b'1')
-            | in_range(low7, ascii, b'3', b'5')
-            | in_range(low7, ascii, b'7', b'7')
+        let letter = in_range(w | (ONES * 0x20), b'a', b'z');
+        let digit = in_range(w, b'0', b'9');
+        let at = in_range(w, b'@', b'@');
+        let dollar = in_range(w, b'$', b'$');
+        let leet = in_range(w, b'0', b'1')
+            | in_range(w, b'3', b'5')
+            | in_range(w, b'7', b'7')
             | at
             | dollar;
         let token = letter | digit | at | dollar;
@@ -287,33 +273,32 @@ fn plainly_none(bytes: &[u8]) -> bool {
             return false;
         }
         // The previous block's one-letter words, now that its right neighbours are known.
-        if n > 0 && one_letter_words(&mut singles, prev, prev_token_before, token << 56) {
+        if n > 0 && one_letter_words(&mut singles, prev, token << 56) {
             return false;
         }
         let run = letter
             | digit
-            | in_range(low7, ascii, b'+', b'/')
-            | in_range(low7, ascii, b'=', b'=')
-            | in_range(low7, ascii, b'_', b'_');
+            | in_range(w, b'+', b'/')
+            | in_range(w, b'=', b'=')
+            | in_range(w, b'_', b'_');
         let all_run = whole && run == HIGHS;
         if all_run && prev_all_run {
             return false;
         }
         prev_all_run = all_run;
-        prev_token_before = token << 8 | prev.token >> 56;
-        prev = Classes { letter, leet, token };
+        prev = Classes { letter, leet, token, token_before: token << 8 | prev.token >> 56 };
     }
-    !one_letter_words(&mut singles, prev, prev_token_before, 0)
+    !one_letter_words(&mut singles, prev, 0)
 }
 
-/// Counts, in order, a block's one-letter words (reset by any longer word), given which of
-/// its bytes have a token on the left (`token_before`) and whether the next block starts
-/// with one (`next_token`, high bit of byte 7); whether four came in a row (`spaced_letters`).
+/// Counts, in order, a block's one-letter words (reset by any longer word), given whether
+/// the next block starts with a token (`next_token`, high bit of byte 7); whether four came
+/// in a row (`spaced_letters`).
 #[inline(always)]
-fn one_letter_words(singles: &mut u32, block: Classes, token_before: u64, next_token: u64) -> bool {
+fn one_letter_words(singles: &mut u32, block: Classes, next_token: u64) -> bool {
     let token_after = block.token >> 8 | next_token;
-    let single = block.letter & !token_before & !token_after;
-    let longer = block.token & !token_before & token_after;
+    let single = block.letter & !block.token_before & !token_after;
+    let longer = block.token & !block.token_before & token_after;
     let mut words = single | longer;
     while words != 0 {
         let first = words & words.wrapping_neg();

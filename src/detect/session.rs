@@ -31,6 +31,8 @@ pub struct SessionMemory {
     sessions: HashMap<String, SessionState>,
     order: VecDeque<String>,
     max_sessions: usize,
+    /// The response being checked for a refusal, ASCII-lowercased (reused between events).
+    lower: Vec<u8>,
 }
 
 impl Default for SessionMemory {
@@ -56,17 +58,24 @@ const REFUSAL_WORDS: [&str; 8] =
 static REFUSAL_SCREEN: LazyLock<Vec<memchr::memmem::Finder<'static>>> =
     LazyLock::new(|| REFUSAL_WORDS.iter().map(memchr::memmem::Finder::new).collect());
 
-fn is_refusal(text: &str) -> bool {
+/// Whether `text` is a refusal; `lower` is scratch space.
+fn is_refusal(text: &str, lower: &mut Vec<u8>) -> bool {
     let screened = !text.is_ascii() || {
-        let lower = text.to_ascii_lowercase();
-        REFUSAL_SCREEN.iter().any(|word| word.find(lower.as_bytes()).is_some())
+        lower.clear();
+        lower.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+        REFUSAL_SCREEN.iter().any(|word| word.find(lower).is_some())
     };
     screened && REFUSAL.as_ref().is_some_and(|r| r.is_match(text))
 }
 
 impl SessionMemory {
     pub fn new(max_sessions: usize) -> Self {
-        Self { sessions: HashMap::new(), order: VecDeque::new(), max_sessions: max_sessions.max(1) }
+        Self {
+            sessions: HashMap::new(),
+            order: VecDeque::new(),
+            max_sessions: max_sessions.max(1),
+            lower: Vec::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -128,7 +137,8 @@ impl SessionMemory {
         if !detection.is_empty() && detection.risk_score >= threshold {
             state.flagged_turns += 1;
         }
-        state.refused_last = event.response.as_deref().is_some_and(is_refusal);
+        let lower = &mut self.lower;
+        state.refused_last = event.response.as_deref().is_some_and(|r| is_refusal(r, lower));
     }
 }
 
@@ -230,7 +240,7 @@ mod tests {
             "Sure, here is the report you asked for.",
             "I can help with that.",
         ] {
-            assert_eq!(is_refusal(text), regex.is_match(text), "{text:?}");
+            assert_eq!(is_refusal(text, &mut Vec::new()), regex.is_match(text), "{text:?}");
         }
         let words = [
             "I",
@@ -265,7 +275,7 @@ mod tests {
             let text = code.chars().map(|c| words[c as usize]).collect::<Vec<_>>().join(" ");
             let expected = regex.is_match(&text);
             refusals += usize::from(expected);
-            assert_eq!(is_refusal(&text), expected, "{text:?}");
+            assert_eq!(is_refusal(&text, &mut Vec::new()), expected, "{text:?}");
         }
         assert!(refusals > 50, "the generated texts include refusals ({refusals})");
     }
