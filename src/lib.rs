@@ -41,6 +41,7 @@ pub mod metrics;
 pub mod pii;
 pub mod pipeline;
 pub mod runtime;
+mod simd;
 pub mod sinks;
 pub mod sources;
 pub mod stages;

@@ -14,7 +14,7 @@
 //! A cheap byte scan decides first whether any view can differ from the text; plain ASCII
 //! prose, the common case, produces no views and costs one pass.
 
-use crate::swar::{HIGHS, ONES, in_range};
+use crate::simd::{Avx2, ByteClasses};
 use base64::Engine as _;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -220,8 +220,8 @@ pub fn signals(text: &str) -> Signals {
     scan_signals(text)
 }
 
-/// Byte classes of eight bytes at once (see [`crate::swar`]), and which bytes have a token
-/// on their left. Only ASCII bytes are in any class, as in [`FLAGS`].
+/// A block's byte classes (see [`ByteClasses`]), and which bytes have a token on their
+/// left.
 #[derive(Clone, Copy, Default)]
 struct Classes {
     letter: u64,
@@ -231,8 +231,9 @@ struct Classes {
 }
 
 /// Whether no signal but `non_ascii` can be set for `bytes`: a necessary condition of
-/// each, checked eight bytes at a time. Exact where it answers `true` (a test compares it
-/// with the byte scan); `false` only means "scan".
+/// each, checked on blocks of 64 bytes, a bit per byte (AVX2 where the CPU has it, see
+/// [`crate::simd`]). Exact where it answers `true` (a test compares it with the byte scan);
+/// `false` only means "scan".
 ///
 /// - `url_encoding` needs a `%`, and `!` is a letter or not depending on what follows:
 ///   either byte sends the text to the scan;
@@ -240,65 +241,75 @@ struct Classes {
 ///   leet character (`0 1 3 4 5 7 @ $`);
 /// - `spaced_letters` needs four one-letter words;
 /// - `encoded_run` needs 24 bytes of the base64/hex alphabet in a row, so two whole
-///   8-byte blocks of it (checked with a superset of the alphabet: `, .` too).
+///   aligned 8-byte groups of it (checked with a superset of the alphabet: `, .` too).
 fn plainly_none(bytes: &[u8]) -> bool {
+    plainly_none_with(bytes, Avx2::detect())
+}
+
+fn plainly_none_with(bytes: &[u8], avx2: Option<Avx2>) -> bool {
     if memchr::memchr2(b'%', b'!', bytes).is_some() {
         return false;
     }
     let mut prev = Classes::default();
-    let mut prev_all_run = false;
+    let mut prev_full = 0u64; // the previous block's last 8-byte group was all run bytes
     let mut singles = 0u32; // one-letter words since the last longer word
-    let chunks = bytes.chunks_exact(8);
+    let chunks = bytes.chunks_exact(64);
     let rest = chunks.remainder();
-    let mut tail = [b' '; 8];
+    // The tail is padded with spaces, which are in no class.
+    let mut tail = [b' '; 64];
     tail[..rest.len()].copy_from_slice(rest);
-    let words = chunks
-        .map(|chunk| (u64::from_le_bytes(chunk.try_into().unwrap_or_default()), true))
-        .chain((!rest.is_empty()).then_some((u64::from_le_bytes(tail), false)));
-    for (n, (w, whole)) in words.enumerate() {
-        let letter = in_range(w | (ONES * 0x20), b'a', b'z');
-        let digit = in_range(w, b'0', b'9');
-        let at = in_range(w, b'@', b'@');
-        let dollar = in_range(w, b'$', b'$');
-        let leet = in_range(w, b'0', b'1')
-            | in_range(w, b'3', b'5')
-            | in_range(w, b'7', b'7')
-            | at
-            | dollar;
-        let token = letter | digit | at | dollar;
+    let blocks = chunks
+        .map(|chunk| <&[u8; 64]>::try_from(chunk).unwrap_or(&[b' '; 64]))
+        .chain((!rest.is_empty()).then_some(&tail));
+    for (n, block) in blocks.enumerate() {
+        let c = match avx2 {
+            Some(avx2) => avx2.byte_classes(block),
+            None => ByteClasses::scalar(block),
+        };
         // Left neighbours (the previous block's last byte for byte 0).
-        let letter_before = letter << 8 | prev.letter >> 56;
-        let leet_before = leet << 8 | prev.leet >> 56;
-        if letter & leet_before | leet & letter_before != 0 {
+        let letter_before = c.letter << 1 | prev.letter >> 63;
+        let leet_before = c.leet << 1 | prev.leet >> 63;
+        if c.letter & leet_before | c.leet & letter_before != 0 {
             return false;
         }
         // The previous block's one-letter words, now that its right neighbours are known.
-        if n > 0 && one_letter_words(&mut singles, prev, token << 56) {
+        if n > 0 && one_letter_words(&mut singles, prev, c.token << 63) {
             return false;
         }
-        let run = letter
-            | digit
-            | in_range(w, b'+', b'/')
-            | in_range(w, b'=', b'=')
-            | in_range(w, b'_', b'_');
-        let all_run = whole && run == HIGHS;
-        if all_run && prev_all_run {
+        // Bit 8k set where group k (bytes 8k..8k + 8) is all run bytes.
+        let mut full = c.run & c.run >> 1;
+        full &= full >> 2;
+        full &= full >> 4;
+        full &= 0x0101_0101_0101_0101;
+        if full & (full << 8 | prev_full) != 0 {
             return false;
         }
-        prev_all_run = all_run;
-        prev = Classes { letter, leet, token, token_before: token << 8 | prev.token >> 56 };
+        prev_full = full >> 56;
+        prev = Classes {
+            letter: c.letter,
+            leet: c.leet,
+            token: c.token,
+            token_before: c.token << 1 | prev.token >> 63,
+        };
     }
     !one_letter_words(&mut singles, prev, 0)
 }
 
 /// Counts, in order, a block's one-letter words (reset by any longer word), given whether
-/// the next block starts with a token (`next_token`, high bit of byte 7); whether four came
-/// in a row (`spaced_letters`).
+/// the next block starts with a token (`next_token`, bit 63); whether four came in a row
+/// (`spaced_letters`).
 #[inline(always)]
 fn one_letter_words(singles: &mut u32, block: Classes, next_token: u64) -> bool {
-    let token_after = block.token >> 8 | next_token;
+    let token_after = block.token >> 1 | next_token;
     let single = block.letter & !block.token_before & !token_after;
     let longer = block.token & !block.token_before & token_after;
+    if single == 0 {
+        // Most blocks: only longer words, which reset the count.
+        if longer != 0 {
+            *singles = 0;
+        }
+        return false;
+    }
     let mut words = single | longer;
     while words != 0 {
         let first = words & words.wrapping_neg();
@@ -1007,7 +1018,8 @@ mod tests {
             (&b"ab\xc3\xa9 cd e \xe2"[..], 6),
         ] {
             let alphabet: Vec<u8> = alphabet.to_vec();
-            for t in crate::detect::prefilter::random_texts(&alphabet, 3000, 70, seed) {
+            // Up to 200 bytes: texts cross 64-byte blocks at every offset.
+            for t in crate::detect::prefilter::random_texts(&alphabet, 3000, 200, seed) {
                 texts.push(t);
             }
         }
@@ -1028,10 +1040,19 @@ mod tests {
         ] {
             texts.push(t.to_owned());
         }
+        // Each condition across a 64-byte block edge (byte 63 next to byte 64).
+        for edge in ["@xy", "xy@", "a b c d", "abcdefghijklmnopqrstuvwxyzab"] {
+            for pad in 56..64 {
+                texts.push(format!("{}{edge} and more", " ".repeat(pad)));
+            }
+        }
         let mut skipped = 0;
         for text in &texts {
             let scanned = scan_signals(text);
-            if plainly_none(text.as_bytes()) {
+            // The AVX2 byte classes (where the CPU has them) and the scalar ones agree.
+            let screened = plainly_none(text.as_bytes());
+            assert_eq!(screened, plainly_none_with(text.as_bytes(), None), "{text:?}");
+            if screened {
                 skipped += 1;
                 assert_eq!(scanned.bits() & !1, 0, "{text:?}");
             }

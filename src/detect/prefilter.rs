@@ -12,8 +12,8 @@
 //!   value; keywords starting with an ASCII letter or digit are only asked at word starts,
 //!   where they can count at all, see [`super::WORD_START_MAX_LEN`]).
 //!
-//! Where the CPU has AVX2 both questions are asked for eight positions at once (module
-//! `x86`, the crate's one `unsafe`: a vector gather); elsewhere a scalar loop asks them.
+//! Where the CPU has AVX2 both questions are asked for eight positions at once
+//! ([`crate::simd`]: a vector gather); elsewhere a scalar loop asks them.
 //! Only on a yes are the keywords of that bucket compared byte by byte. The result is the
 //! same set of (keyword, position) pairs as an overlapping Aho-Corasick search would give
 //! on the text lowercased and with every run of ASCII whitespace squeezed to one space (so
@@ -22,6 +22,7 @@
 //! [`WORD_START_MAX_LEN`] bytes that start with a letter or digit count at word starts only.
 
 use super::WORD_START_MAX_LEN;
+use crate::simd::{Avx2, FILTER_BLOCK};
 
 /// Bits in each filter table (2^16: 8 KB).
 const BITS: usize = 1 << 16;
@@ -127,8 +128,7 @@ pub struct KeywordScanner {
     short_keys: Bits,
     short: Buckets,
     /// The AVX2 filter kernel, where the CPU has it (`None` runs the scalar loop).
-    #[cfg(target_arch = "x86_64")]
-    avx2: Option<x86::Avx2>,
+    avx2: Option<Avx2>,
 }
 
 impl KeywordScanner {
@@ -169,8 +169,7 @@ impl KeywordScanner {
             long: Buckets::new(long),
             short_keys,
             short: Buckets::new(short),
-            #[cfg(target_arch = "x86_64")]
-            avx2: x86::Avx2::detect(),
+            avx2: Avx2::detect(),
         }
     }
 
@@ -181,10 +180,10 @@ impl KeywordScanner {
         lower.clear();
         lower.extend(text.iter().map(u8::to_ascii_lowercase));
         squeeze_whitespace(lower);
-        // Padding so every block can be read whole (see [`PADDING`]); keyword bytes are
+        // Padding so every block can be read whole; keyword bytes are
         // never NUL and `Keyword::starts` checks lengths against the text.
         let n = lower.len();
-        lower.extend_from_slice(&[0; PADDING]);
+        lower.extend_from_slice(&[0; FILTER_BLOCK]);
         let padded = &lower[..];
         // Blocks of 64 positions: first the filters, branch-free, into a bit mask (about one
         // position in ten is flagged, at random, so a branch per position mispredicts
@@ -210,9 +209,9 @@ impl KeywordScanner {
     /// saying it of the block's last byte.
     #[inline(always)]
     fn filter_block(&self, padded: &[u8], base: usize, len: usize, prev_alnum: &mut bool) -> u64 {
-        #[cfg(target_arch = "x86_64")]
-        if let (Some(avx2), Some(block)) = (&self.avx2, padded[base..].first_chunk()) {
-            let [long, short, alnum] = avx2.block(&self.long_filter, &self.short_keys, block);
+        if let (Some(avx2), Some(block)) = (self.avx2, padded[base..].first_chunk()) {
+            let [long, short, alnum] =
+                avx2.keyword_filters(&self.long_filter.0, &self.short_keys.0, block);
             // Short keys are asked where the byte before or the byte itself is no letter or
             // digit, as below.
             let word_edge = !(alnum & (alnum << 1 | u64::from(*prev_alnum)));
@@ -259,113 +258,6 @@ impl KeywordScanner {
                 }
             }
         }
-    }
-}
-
-/// Zero bytes after the text: a whole block of 64 positions plus the 8-byte windows of
-/// its last ones can always be read.
-const PADDING: usize = 72;
-
-/// The filters of [`KeywordScanner::scan`] eight positions at a time with AVX2: the 4-byte
-/// windows are hashed in vector lanes and their filter bits fetched with one gather.
-///
-/// The one `unsafe` in the crate (ARCHITECTURE.md, "Deviations"): AVX2 gathers take a raw
-/// pointer, and calling an AVX2 function needs the CPU to have it. [`Avx2`] only exists once
-/// the CPU was checked, and every gather index is a 16-bit key shifted right by 5, so it is
-/// below 2048, the table's length in 32-bit words.
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-mod x86 {
-    use std::arch::x86_64::{
-        __m256i, _mm_set_epi64x, _mm256_and_si256, _mm256_broadcastsi128_si256,
-        _mm256_castsi256_ps, _mm256_cmpgt_epi8, _mm256_i32gather_epi32, _mm256_movemask_epi8,
-        _mm256_movemask_ps, _mm256_mullo_epi32, _mm256_or_si256, _mm256_set_epi64x,
-        _mm256_set1_epi8, _mm256_set1_epi32, _mm256_setr_epi8, _mm256_shuffle_epi8,
-        _mm256_sllv_epi32, _mm256_srli_epi32, _mm256_sub_epi32,
-    };
-
-    use super::{Bits, PADDING};
-
-    /// Proof that the CPU has AVX2.
-    #[derive(Debug, Clone, Copy)]
-    pub(super) struct Avx2(());
-
-    impl Avx2 {
-        pub(super) fn detect() -> Option<Self> {
-            std::is_x86_feature_detected!("avx2").then_some(Self(()))
-        }
-
-        /// For the 64 positions starting `block`: bit `j` of the first word is the long-key
-        /// filter at position `j`, of the second the short-key table (not yet limited to word
-        /// edges), of the third whether byte `j` is an ASCII letter or digit.
-        #[inline(always)]
-        pub(super) fn block(self, long: &Bits, short: &Bits, block: &[u8; PADDING]) -> [u64; 3] {
-            // SAFETY: `Avx2` exists only where the CPU has AVX2.
-            unsafe { filters(long, short, block) }
-        }
-    }
-
-    fn u64_at(block: &[u8; PADDING], at: usize) -> i64 {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&block[at..at + 8]);
-        i64::from_le_bytes(word)
-    }
-
-    /// Bit `lane` set where bit `key & 31` of 32-bit word `key >> 5` of `table` is (per lane).
-    #[target_feature(enable = "avx2")]
-    fn lookup(table: &Bits, key: __m256i) -> u32 {
-        let word = _mm256_srli_epi32::<5>(key);
-        let bit = _mm256_and_si256(key, _mm256_set1_epi32(31));
-        // SAFETY: `key` is below 2^16 in every lane (the callers mask or shift it so), so
-        // `word` is below 2048, and `table` is 2048 32-bit words.
-        let words = unsafe { _mm256_i32gather_epi32::<4>(table.0.as_ptr().cast::<i32>(), word) };
-        // The wanted bit to the sign position, which `movemask` collects.
-        let top = _mm256_sllv_epi32(words, _mm256_sub_epi32(_mm256_set1_epi32(31), bit));
-        _mm256_movemask_ps(_mm256_castsi256_ps(top)) as u32
-    }
-
-    #[target_feature(enable = "avx2")]
-    fn filters(long: &Bits, short: &Bits, block: &[u8; PADDING]) -> [u64; 3] {
-        // Lane `k` of the lower 128 bits gets bytes `k..k + 4`, of the upper ones `k + 4..`.
-        let windows = _mm256_setr_epi8(
-            0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6, //
-            4, 5, 6, 7, 5, 6, 7, 8, 6, 7, 8, 9, 7, 8, 9, 10,
-        );
-        let golden = _mm256_set1_epi32(0x9E37_79B1_u32 as i32);
-        let low16 = _mm256_set1_epi32(0xFFFF);
-        let (mut long_bits, mut short_bits) = (0u64, 0u64);
-        for group in 0..8 {
-            let at = 8 * group;
-            let bytes = _mm_set_epi64x(u64_at(block, at + 8), u64_at(block, at));
-            let window = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(bytes), windows);
-            // `hash4`, per lane.
-            let hash = _mm256_srli_epi32::<16>(_mm256_mullo_epi32(window, golden));
-            long_bits |= u64::from(lookup(long, hash)) << at;
-            short_bits |= u64::from(lookup(short, _mm256_and_si256(window, low16))) << at;
-        }
-        let mut alnum = 0u64;
-        for half in 0..2 {
-            let at = 32 * half;
-            let v = _mm256_set_epi64x(
-                u64_at(block, at + 24),
-                u64_at(block, at + 16),
-                u64_at(block, at + 8),
-                u64_at(block, at),
-            );
-            // Bytes of 0x80 and up compare as negative, below every bound.
-            let within = |lo: u8, hi: u8| {
-                _mm256_and_si256(
-                    _mm256_cmpgt_epi8(v, _mm256_set1_epi8(lo as i8 - 1)),
-                    _mm256_cmpgt_epi8(_mm256_set1_epi8(hi as i8 + 1), v),
-                )
-            };
-            let digit_or_letter = _mm256_or_si256(
-                within(b'0', b'9'),
-                _mm256_or_si256(within(b'a', b'z'), within(b'A', b'Z')),
-            );
-            alnum |= u64::from(_mm256_movemask_epi8(digit_or_letter) as u32) << at;
-        }
-        [long_bits, short_bits, alnum]
     }
 }
 
@@ -468,11 +360,8 @@ mod tests {
         };
         let out = run(&scanner);
         // The AVX2 kernel (where the CPU has it) and the scalar loop flag the same positions.
-        #[cfg(target_arch = "x86_64")]
-        {
-            let scalar = KeywordScanner { avx2: None, ..scanner.clone() };
-            assert_eq!(out, run(&scalar), "AVX2 and scalar filters disagree on {text:?}");
-        }
+        let scalar = KeywordScanner { avx2: None, ..scanner.clone() };
+        assert_eq!(out, run(&scalar), "AVX2 and scalar filters disagree on {text:?}");
         out
     }
 
