@@ -11,6 +11,7 @@ use crate::detect::{Detection, Detector, Scratch};
 use crate::event::{Alert, Evidence, InteractionEvent, Timestamp};
 use crate::fields::for_each_text;
 use crate::pii::{PiiFinding, Redaction, Redactor, TokenVault};
+use crate::simd::{AsciiSet, Avx2};
 use crate::swar::in_range;
 
 /// Default risk score from which an event is a threat (and raises an alert).
@@ -301,13 +302,36 @@ fn write_json_strs(out: &mut Vec<u8>, items: &[&str]) {
 /// Writes `text` as a JSON string, escaped as `serde_json` escapes it: `"` and `\`, the
 /// control characters with a short form as `\b \t \n \f \r`, the others as `\u00XX`.
 pub fn write_json_str(out: &mut Vec<u8>, text: &str) {
+    write_json_str_with(out, text, Avx2::detect());
+}
+
+/// [`write_json_str`], with AVX2 or (`None`) eight bytes at a time.
+fn write_json_str_with(out: &mut Vec<u8>, text: &str, avx2: Option<Avx2>) {
+    /// What JSON escapes: control characters, `"` and `\`.
+    static ESCAPED: AsciiSet = AsciiSet::new({
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 0x20 {
+            t[b] = true;
+            b += 1;
+        }
+        t[b'"' as usize] = true;
+        t[b'\\' as usize] = true;
+        t
+    });
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 8) {
+        if let Some(avx2) = avx2 {
+            // 64 bytes per step to the next byte to escape.
+            i = ESCAPED.find(bytes, i, avx2);
+            if i == bytes.len() {
+                break;
+            }
+        } else if let Some(chunk) = bytes.get(i..i + 8) {
             let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
             // A control character, a `"` or a `\` in these eight bytes?
             let escape = in_range(w, 0, 0x1f) | in_range(w, b'"', b'"') | in_range(w, b'\\', b'\\');
@@ -426,5 +450,23 @@ mod tests {
         }
         assert_eq!(checked, 404);
         assert!(threats > 100, "the sample has findings to write ({threats})");
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them_with_and_without_avx2() {
+        let texts = crate::detect::prefilter::random_texts(
+            b"ab \"\\\x00\x08\t\n\x0c\r\x1f\x7f/q",
+            300,
+            200,
+            0x2545_f491,
+        );
+        for text in texts.iter().map(|t| t.replace('q', "é\u{2028}😀")) {
+            let reference = serde_json::to_vec(&text).expect("serializes");
+            for avx2 in [Avx2::detect(), None] {
+                let mut out = Vec::new();
+                write_json_str_with(&mut out, &text, avx2);
+                assert_eq!(out, reference, "{text:?} (AVX2: {})", avx2.is_some());
+            }
+        }
     }
 }

@@ -56,6 +56,57 @@ impl ByteClasses {
     }
 }
 
+/// A set of ASCII bytes whose members [`Avx2`] finds 32 bytes per step: two 16-entry
+/// tables, indexed by a byte's low and high nibble, whose entries AND to non-zero exactly
+/// for members (the high table has a bit per ASCII high nibble, none for 8 and up).
+#[derive(Debug)]
+pub(crate) struct AsciiSet {
+    low: [u8; 16],
+    high: [u8; 16],
+}
+
+impl AsciiSet {
+    /// The set of the bytes `table` marks; all must be ASCII (checked when built, which is
+    /// at compile time for a `static`).
+    pub(crate) const fn new(table: [bool; 256]) -> Self {
+        let mut low = [0u8; 16];
+        let mut high = [0u8; 16];
+        let mut b = 0;
+        while b < 256 {
+            if table[b] {
+                assert!(b < 0x80, "an AsciiSet holds ASCII bytes only");
+                low[b & 15] |= 1 << (b >> 4);
+            }
+            if b < 8 {
+                high[b] = 1 << b;
+            }
+            b += 1;
+        }
+        Self { low, high }
+    }
+
+    /// The first member in `bytes[from..]`, as an index into `bytes`, or `bytes.len()`.
+    #[inline]
+    pub(crate) fn find(&self, bytes: &[u8], mut from: usize, avx2: Avx2) -> usize {
+        while let Some(rest) = bytes.get(from..).filter(|rest| !rest.is_empty()) {
+            let members = match rest.first_chunk::<64>() {
+                Some(block) => avx2.members(self, block),
+                None => {
+                    // 0x80 is in no ASCII set.
+                    let mut tail = [0x80; 64];
+                    tail[..rest.len()].copy_from_slice(rest);
+                    avx2.members(self, &tail)
+                }
+            };
+            if members != 0 {
+                return from + members.trailing_zeros() as usize;
+            }
+            from += 64;
+        }
+        bytes.len()
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::Avx2;
 
@@ -64,7 +115,7 @@ pub(crate) use other::Avx2;
 
 #[cfg(not(target_arch = "x86_64"))]
 mod other {
-    use super::{BitTable, ByteClasses, FILTER_BLOCK};
+    use super::{AsciiSet, BitTable, ByteClasses, FILTER_BLOCK};
 
     /// Never exists off x86-64.
     #[derive(Debug, Clone, Copy)]
@@ -87,6 +138,10 @@ mod other {
         pub(crate) fn byte_classes(self, _: &[u8; 64]) -> ByteClasses {
             match self {}
         }
+
+        pub(crate) fn members(self, _: &AsciiSet, _: &[u8; 64]) -> u64 {
+            match self {}
+        }
     }
 }
 
@@ -97,10 +152,11 @@ mod x86 {
         _mm256_castsi256_ps, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_i32gather_epi32,
         _mm256_movemask_epi8, _mm256_movemask_ps, _mm256_mullo_epi32, _mm256_or_si256,
         _mm256_set_epi64x, _mm256_set1_epi8, _mm256_set1_epi32, _mm256_setr_epi8,
-        _mm256_shuffle_epi8, _mm256_sllv_epi32, _mm256_srli_epi32, _mm256_sub_epi32,
+        _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_sllv_epi32, _mm256_srli_epi16,
+        _mm256_srli_epi32, _mm256_sub_epi32,
     };
 
-    use super::{BitTable, ByteClasses, FILTER_BLOCK};
+    use super::{AsciiSet, BitTable, ByteClasses, FILTER_BLOCK};
 
     /// Proof that the CPU has AVX2.
     #[derive(Debug, Clone, Copy)]
@@ -133,6 +189,13 @@ mod x86 {
         pub(crate) fn byte_classes(self, block: &[u8; 64]) -> ByteClasses {
             // SAFETY: as above.
             unsafe { byte_classes(block) }
+        }
+
+        /// Bit `j` set where byte `j` of `block` is in `set`.
+        #[inline(always)]
+        pub(crate) fn members(self, set: &AsciiSet, block: &[u8; 64]) -> u64 {
+            // SAFETY: as above.
+            unsafe { members(&set.low, &set.high, block) }
         }
     }
 
@@ -218,6 +281,24 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2")]
+    fn members(low: &[u8; 16], high: &[u8; 16], block: &[u8; 64]) -> u64 {
+        let low = _mm256_broadcastsi128_si256(_mm_set_epi64x(i64_at(low, 8), i64_at(low, 0)));
+        let high = _mm256_broadcastsi128_si256(_mm_set_epi64x(i64_at(high, 8), i64_at(high, 0)));
+        let nibble = _mm256_set1_epi8(0x0F);
+        let mut members = 0u64;
+        for half in 0..2 {
+            let v = load32(block, 32 * half);
+            let by_low = _mm256_shuffle_epi8(low, _mm256_and_si256(v, nibble));
+            let by_high =
+                _mm256_shuffle_epi8(high, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nibble));
+            let outside =
+                _mm256_cmpeq_epi8(_mm256_and_si256(by_low, by_high), _mm256_setzero_si256());
+            members |= u64::from(!(_mm256_movemask_epi8(outside) as u32)) << (32 * half);
+        }
+        members
+    }
+
+    #[target_feature(enable = "avx2")]
     fn byte_classes(block: &[u8; 64]) -> ByteClasses {
         let mut c = ByteClasses::default();
         for half in 0..2 {
@@ -248,6 +329,39 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn an_ascii_set_finds_its_first_member_from_every_offset() {
+        let avx2 = Avx2::detect().expect("this test checks the AVX2 kernel: the CPU has none");
+        // Sets that share nibbles with their non-members, in every high nibble.
+        let tables: [[bool; 256]; 3] = [
+            std::array::from_fn(|b| b < 0x20 || b == 0x22 || b == 0x5c),
+            std::array::from_fn(|b| b < 0x80 && b % 7 == 3),
+            std::array::from_fn(|b| b == 0x7f || b == 0 || b == 0x41),
+        ];
+        let texts = crate::detect::prefilter::random_texts(
+            b"ab\x00\x1f\"\\A\x7f1sz%q",
+            200,
+            200,
+            0x51_7cc1,
+        );
+        for table in tables {
+            let set = AsciiSet::new(table);
+            for text in &texts {
+                // Multi-byte characters too (their bytes are 0x80 and up).
+                let text = text.replace('q', "é€");
+                let bytes = text.as_bytes();
+                for from in 0..=bytes.len() {
+                    let expected = bytes[from..]
+                        .iter()
+                        .position(|&b| table[usize::from(b)])
+                        .map_or(bytes.len(), |p| from + p);
+                    assert_eq!(set.find(bytes, from, avx2), expected, "{text:?} from {from}");
+                }
+            }
+        }
+    }
 
     #[test]
     #[cfg(target_arch = "x86_64")]
