@@ -28,6 +28,8 @@ pub(crate) struct ByteClasses {
     pub token: u64,
     /// Letters, digits, `+ , - . / = _` (a superset of the base64 and hex alphabets).
     pub run: u64,
+    /// `!`.
+    pub bang: u64,
 }
 
 impl ByteClasses {
@@ -50,6 +52,9 @@ impl ByteClasses {
             }
             if letter || digit || matches!(b, b'+'..=b'/' | b'=' | b'_') {
                 c.run |= bit;
+            }
+            if b == b'!' {
+                c.bang |= bit;
             }
         }
         c
@@ -321,6 +326,7 @@ mod x86 {
             c.leet |= mask(leet) << shift;
             c.token |= mask(_mm256_or_si256(alnum, at_dollar)) << shift;
             c.run |= mask(run) << shift;
+            c.bang |= mask(is(v, b'!')) << shift;
         }
         c
     }

@@ -235,10 +235,11 @@ struct Classes {
 /// [`crate::simd`]). Exact where it answers `true` (a test compares it with the byte scan);
 /// `false` only means "scan".
 ///
-/// - `url_encoding` needs a `%`, and `!` is a letter or not depending on what follows:
-///   either byte sends the text to the scan;
+/// - `url_encoding` needs a `%`, which sends the text to the scan;
 /// - `leetspeak` needs a word of letters and leet characters only, so a letter next to a
-///   leet character (`0 1 3 4 5 7 @ $`);
+///   leet character (`0 1 3 4 5 7 @ $`, and `!` where the byte after it is a letter, digit
+///   or one of `0 1 3 4 5 7 @ $ !`, as the byte scan has it; a `!` at a block's last byte
+///   sends the text to the scan);
 /// - `spaced_letters` needs four one-letter words;
 /// - `encoded_run` needs 24 bytes of the base64/hex alphabet in a row, so two whole
 ///   aligned 8-byte groups of it (checked with a superset of the alphabet: `, .` too).
@@ -247,7 +248,7 @@ fn plainly_none(bytes: &[u8]) -> bool {
 }
 
 fn plainly_none_with(bytes: &[u8], avx2: Option<Avx2>) -> bool {
-    if memchr::memchr2(b'%', b'!', bytes).is_some() {
+    if memchr::memchr(b'%', bytes).is_some() {
         return false;
     }
     let mut prev = Classes::default();
@@ -262,10 +263,21 @@ fn plainly_none_with(bytes: &[u8], avx2: Option<Avx2>) -> bool {
         .map(|chunk| <&[u8; 64]>::try_from(chunk).unwrap_or(&[b' '; 64]))
         .chain((!rest.is_empty()).then_some(&tail));
     for (n, block) in blocks.enumerate() {
-        let c = match avx2 {
+        let mut c = match avx2 {
             Some(avx2) => avx2.byte_classes(block),
             None => ByteClasses::scalar(block),
         };
+        if c.bang != 0 {
+            // A `!` before a token byte (or another `!`) is a leet `i` and part of the word;
+            // any other `!` is punctuation. Its right neighbour at byte 63 is in the next
+            // block: leave that rare case to the scan.
+            if c.bang >> 63 != 0 {
+                return false;
+            }
+            let in_word = c.bang & (c.token | c.bang) >> 1;
+            c.token |= in_word;
+            c.leet |= in_word;
+        }
         // Left neighbours (the previous block's last byte for byte 0).
         let letter_before = c.letter << 1 | prev.letter >> 63;
         let leet_before = c.leet << 1 | prev.leet >> 63;
@@ -1016,6 +1028,8 @@ mod tests {
             (&b"abcdefgh+/=-_ x"[..], 4),
             (&b"abc@$ 0 17 9 d"[..], 5),
             (&b"ab\xc3\xa9 cd e \xe2"[..], 6),
+            (&b"ab! cd e!f !! g1!. x !"[..], 7),
+            (&b"a! b c! d !e f"[..], 8),
         ] {
             let alphabet: Vec<u8> = alphabet.to_vec();
             // Up to 200 bytes: texts cross 64-byte blocks at every offset.
@@ -1041,24 +1055,31 @@ mod tests {
             texts.push(t.to_owned());
         }
         // Each condition across a 64-byte block edge (byte 63 next to byte 64).
-        for edge in ["@xy", "xy@", "a b c d", "abcdefghijklmnopqrstuvwxyzab"] {
+        for edge in ["@xy", "xy@", "a b c d", "abcdefghijklmnopqrstuvwxyzab", "!xy", "x!y", "xy!!"]
+        {
             for pad in 56..64 {
                 texts.push(format!("{}{edge} and more", " ".repeat(pad)));
             }
         }
-        let mut skipped = 0;
-        for text in &texts {
+        // The first alphabet's texts are prose-like.
+        let (mut skipped, mut prose_skipped) = (0, 0);
+        for (n, text) in texts.iter().enumerate() {
             let scanned = scan_signals(text);
             // The AVX2 byte classes (where the CPU has them) and the scalar ones agree.
             let screened = plainly_none(text.as_bytes());
             assert_eq!(screened, plainly_none_with(text.as_bytes(), None), "{text:?}");
             if screened {
                 skipped += 1;
+                prose_skipped += usize::from(n < 3000);
                 assert_eq!(scanned.bits() & !1, 0, "{text:?}");
             }
             assert_eq!(signals(text).bits(), scanned.bits(), "{text:?}");
         }
-        assert!(skipped > texts.len() / 4, "the screen lets prose through ({skipped})");
+        assert!(prose_skipped > 3000 / 4, "the screen lets prose through ({prose_skipped})");
+        assert!(skipped > texts.len() / 8, "the screen lets texts through ({skipped})");
+        // A `!` that ends a sentence is punctuation; one inside a word is not.
+        assert!(plainly_none(b"Sure! Here is the answer you asked for. Great question!"));
+        assert!(!plainly_none(b"you are fr!end"));
         // One-letter words between longer ones are prose, not spaced letters.
         assert!(plainly_none(b"I think a cat is a pet, I said, and a dog is a friend."));
         assert!(!plainly_none(b"please i g n o r e this"));
