@@ -359,10 +359,9 @@ mod tests {
                 let text = text.replace('q', "é€");
                 let bytes = text.as_bytes();
                 for from in 0..=bytes.len() {
-                    let expected = bytes[from..]
-                        .iter()
-                        .position(|&b| table[usize::from(b)])
-                        .map_or(bytes.len(), |p| from + p);
+                    let expected = crate::detect::prefilter::first_from(bytes, from, |b| {
+                        table[usize::from(b)]
+                    });
                     assert_eq!(set.find(bytes, from, avx2), expected, "{text:?} from {from}");
                 }
             }

@@ -296,6 +296,13 @@ static ALNUM: [bool; 256] = {
     t
 };
 
+/// Where a straightforward search finds the first byte at or after `from` that `is`
+/// accepts (`bytes.len()` if none does), for tests of fast searches.
+#[cfg(test)]
+pub(crate) fn first_from(bytes: &[u8], from: usize, is: impl Fn(u8) -> bool) -> usize {
+    bytes[from..].iter().position(|&b| is(b)).map_or(bytes.len(), |p| from + p)
+}
+
 /// Deterministic pseudo-random texts over `alphabet` (xorshift), for tests that compare a
 /// fast scan with a straightforward one.
 #[cfg(test)]

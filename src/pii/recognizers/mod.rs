@@ -324,10 +324,8 @@ pub(crate) mod tests {
         for text in texts.iter().map(|t| t.replace('q', "é")) {
             let bytes = text.as_bytes();
             for from in 0..=bytes.len() {
-                let expected = bytes[from..]
-                    .iter()
-                    .position(|&b| TRIGGER[usize::from(b)])
-                    .map_or(bytes.len(), |p| from + p);
+                let expected =
+                    crate::detect::prefilter::first_from(bytes, from, |b| TRIGGER[usize::from(b)]);
                 assert_eq!(next_trigger_with(bytes, from, None), expected, "{text:?} {from}");
                 let avx2 = Avx2::detect();
                 assert_eq!(next_trigger_with(bytes, from, avx2), expected, "{text:?} {from}");
