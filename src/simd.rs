@@ -1,12 +1,13 @@
-//! AVX2 kernels for the two per-byte scans of detection, and the crate's one `unsafe`
-//! (ARCHITECTURE.md, "Deviations"): calling an AVX2 function needs the CPU to have AVX2,
-//! and the gather of the keyword filter takes a raw pointer.
+//! AVX2 kernels for the per-byte scans (the keyword filter, the signal screen's byte
+//! classes, and [`AsciiSet`] searches for PII triggers and JSON escapes), and the crate's
+//! one `unsafe` (ARCHITECTURE.md, "Deviations"): calling an AVX2 function needs the CPU to
+//! have AVX2, and the gather of the keyword filter takes a raw pointer.
 //!
 //! Soundness is local to this file: an [`Avx2`] exists only after
 //! `is_x86_feature_detected!("avx2")` said yes, byte loads go through safe slices, and
-//! every gather index is checked by construction (see [`lookup`]). Other CPUs get `None`
-//! from [`Avx2::detect`] and the callers' scalar code runs. The callers' unit tests run
-//! both paths and compare them.
+//! every gather index is checked by construction (see `x86::lookup`). Other CPUs get `None`
+//! from [`Avx2::detect`] and the callers' scalar code runs. The unit tests run both paths
+//! and compare them.
 #![allow(unsafe_code)]
 
 /// Bytes the keyword filter reads for a block of 64 positions: the positions plus the
@@ -61,10 +62,12 @@ impl ByteClasses {
     }
 }
 
-/// A set of ASCII bytes whose members [`Avx2`] finds 32 bytes per step: two 16-entry
+/// A set of ASCII bytes whose members [`Avx2`] finds 64 bytes per step: two 16-entry
 /// tables, indexed by a byte's low and high nibble, whose entries AND to non-zero exactly
 /// for members (the high table has a bit per ASCII high nibble, none for 8 and up).
 #[derive(Debug)]
+// Only the AVX2 kernel reads the tables.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) struct AsciiSet {
     low: [u8; 16],
     high: [u8; 16],

@@ -13,7 +13,7 @@
 //!   where they can count at all, see [`super::WORD_START_MAX_LEN`]).
 //!
 //! Where the CPU has AVX2 both questions are asked for eight positions at once
-//! ([`crate::simd`]: a vector gather); elsewhere a scalar loop asks them.
+//! (`src/simd.rs`: a vector gather); elsewhere a scalar loop asks them.
 //! Only on a yes are the keywords of that bucket compared byte by byte. The result is the
 //! same set of (keyword, position) pairs as an overlapping Aho-Corasick search would give
 //! on the text lowercased and with every run of ASCII whitespace squeezed to one space (so
