@@ -1,6 +1,6 @@
 //! Eight bytes at a time in a `u64` ("SIMD within a register"), without `unsafe`: byte
-//! classes come out as the high bit of each byte. Used by the JSON string writer, where
-//! most blocks need nothing done.
+//! classes come out as the high bit of each byte. Where AVX2 is missing, the JSON string
+//! writer and the PII pass use it to skip blocks that need nothing done.
 
 pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
 pub(crate) const HIGHS: u64 = 0x8080_8080_8080_8080;

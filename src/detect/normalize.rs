@@ -212,22 +212,12 @@ static SPREAD: [u64; 256] = {
 };
 
 /// What evasion formats `text` could hold: the byte scan ([`scan_signals`]), skipped when
-/// a word-at-a-time screen ([`plainly_none`]) shows none can be there (most prose).
+/// a screen over 64-byte blocks ([`plainly_none`]) shows none can be there (most prose).
 pub fn signals(text: &str) -> Signals {
     if plainly_none(text.as_bytes()) {
         return Signals { non_ascii: !text.is_ascii(), ..Signals::default() };
     }
     scan_signals(text)
-}
-
-/// A block's byte classes (see [`ByteClasses`]), and which bytes have a token on their
-/// left.
-#[derive(Clone, Copy, Default)]
-struct Classes {
-    letter: u64,
-    leet: u64,
-    token: u64,
-    token_before: u64,
 }
 
 /// Whether no signal but `non_ascii` can be set for `bytes`: a necessary condition of
@@ -251,17 +241,15 @@ fn plainly_none_with(bytes: &[u8], avx2: Option<Avx2>) -> bool {
     if memchr::memchr(b'%', bytes).is_some() {
         return false;
     }
-    let mut prev = Classes::default();
+    let mut prev = ByteClasses::default();
+    let mut prev_token_before = 0u64; // which bytes of `prev` have a token on their left
     let mut prev_full = 0u64; // the previous block's last 8-byte group was all run bytes
     let mut singles = 0u32; // one-letter words since the last longer word
-    let chunks = bytes.chunks_exact(64);
-    let rest = chunks.remainder();
+    let (blocks, rest) = bytes.as_chunks::<64>();
     // The tail is padded with spaces, which are in no class.
     let mut tail = [b' '; 64];
     tail[..rest.len()].copy_from_slice(rest);
-    let blocks = chunks
-        .map(|chunk| <&[u8; 64]>::try_from(chunk).unwrap_or(&[b' '; 64]))
-        .chain((!rest.is_empty()).then_some(&tail));
+    let blocks = blocks.iter().chain((!rest.is_empty()).then_some(&tail));
     for (n, block) in blocks.enumerate() {
         let mut c = match avx2 {
             Some(avx2) => avx2.byte_classes(block),
@@ -285,7 +273,7 @@ fn plainly_none_with(bytes: &[u8], avx2: Option<Avx2>) -> bool {
             return false;
         }
         // The previous block's one-letter words, now that its right neighbours are known.
-        if n > 0 && one_letter_words(&mut singles, prev, c.token << 63) {
+        if n > 0 && one_letter_words(&mut singles, &prev, prev_token_before, c.token << 63) {
             return false;
         }
         // Bit 8k set where group k (bytes 8k..8k + 8) is all run bytes.
@@ -297,24 +285,25 @@ fn plainly_none_with(bytes: &[u8], avx2: Option<Avx2>) -> bool {
             return false;
         }
         prev_full = full >> 56;
-        prev = Classes {
-            letter: c.letter,
-            leet: c.leet,
-            token: c.token,
-            token_before: c.token << 1 | prev.token >> 63,
-        };
+        prev_token_before = c.token << 1 | prev.token >> 63;
+        prev = c;
     }
-    !one_letter_words(&mut singles, prev, 0)
+    !one_letter_words(&mut singles, &prev, prev_token_before, 0)
 }
 
-/// Counts, in order, a block's one-letter words (reset by any longer word), given whether
-/// the next block starts with a token (`next_token`, bit 63); whether four came in a row
-/// (`spaced_letters`).
+/// Counts, in order, a block's one-letter words (reset by any longer word), given which of
+/// its bytes have a token on their left (`token_before`) and whether the next block starts
+/// with one (`next_token`, bit 63); whether four came in a row (`spaced_letters`).
 #[inline(always)]
-fn one_letter_words(singles: &mut u32, block: Classes, next_token: u64) -> bool {
+fn one_letter_words(
+    singles: &mut u32,
+    block: &ByteClasses,
+    token_before: u64,
+    next_token: u64,
+) -> bool {
     let token_after = block.token >> 1 | next_token;
-    let single = block.letter & !block.token_before & !token_after;
-    let longer = block.token & !block.token_before & token_after;
+    let single = block.letter & !token_before & !token_after;
+    let longer = block.token & !token_before & token_after;
     if single == 0 {
         // Most blocks: only longer words, which reset the count.
         if longer != 0 {

@@ -35,6 +35,7 @@ pub use secrets::shannon_entropy;
 
 use super::{EntityType, PiiMatch};
 use crate::simd::{AsciiSet, Avx2};
+use crate::swar::in_range;
 
 /// Letters, digits and `_`: bytes that continue a word.
 pub fn is_word_byte(b: u8) -> bool {
@@ -149,18 +150,10 @@ fn next_trigger_with(bytes: &[u8], mut i: usize, avx2: Option<Avx2>) -> usize {
     if let Some(avx2) = avx2 {
         return TRIGGERS.find(bytes, i, avx2);
     }
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW7: u64 = ONES * 0x7F;
-    const HIGH: u64 = ONES * 0x80;
-    // Bit-twiddling "has a byte strictly between m and n" (m = 0x20, n = 0x60), ASCII bytes only.
-    let between = |x: u64| {
-        let low = x & LOW7;
-        (ONES * (127 + 0x60)).wrapping_sub(low) & !x & low.wrapping_add(ONES * (127 - 0x20)) & HIGH
-    };
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        if between(u64::from_le_bytes(word)) != 0 {
+        if in_range(u64::from_le_bytes(word), 0x21, 0x5F) != 0 {
             break;
         }
         i += 8;
